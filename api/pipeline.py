@@ -1,0 +1,114 @@
+"""The main job's steps over a store: label what changed, index what changed, run the demo."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingestion.convert import ConvertOptions
+from ingestion.pipeline import IngestReport, ingest_path
+from nlp.dictionary import TelecomDictionary
+from nlp.tokenizer import Tokenizer
+from radar.records import Record
+from radar.settings import Settings
+from search.backends.sqlite import SQLiteSearchBackend
+from search.store import Store
+from taxonomy.classifiers.base import Document
+from taxonomy.labeler import Labeler
+from taxonomy.loader import load_taxonomy
+from taxonomy.schema import Taxonomy
+
+__all__ = ["Components", "LabelReport", "document_for", "index_store", "ingest_sample", "label_store"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Components:
+    """What the pipeline needs, built once per process from the settings."""
+
+    taxonomy: Taxonomy
+    labeler: Labeler
+    tokenizer: Tokenizer
+
+    @classmethod
+    def build(cls, settings: Settings, taxonomy_path: Path | None = None) -> Components:
+        taxonomy = load_taxonomy(taxonomy_path or settings.taxonomy)
+        dictionary = TelecomDictionary.build(taxonomy.dictionary_terms(), taxonomy.synonyms)
+        return cls(taxonomy, Labeler(taxonomy, review_threshold=settings.review_threshold), Tokenizer(dictionary))
+
+    def backend(self, store: Store) -> SQLiteSearchBackend:
+        return SQLiteSearchBackend(store, self.tokenizer)
+
+
+@dataclass
+class LabelReport:
+    records: int = 0
+    needs_review: int = 0
+    seconds: float = 0.0
+    labels: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+def document_for(record: Record) -> Document:
+    """What the classifiers see: the customer's own words plus the ticket's complaint type."""
+    path = tuple(record.ticket.complaint_type_path) if record.ticket else ()
+    return Document(text=record.customer_text(), source=record.source.value, complaint_type_path=path)
+
+
+def label_store(
+    store: Store, components: Components, *, backfill: bool = False, batch: int = 500, on_progress: Progress | None = None
+) -> LabelReport:
+    """Label new and changed records (all with ``backfill``), one transaction per batch."""
+    labeler = components.labeler
+    labeler.warm_up()
+    report, started = LabelReport(), time.perf_counter()
+    job = store.start_job("label", {"taxonomy": components.taxonomy.version, "labeler": labeler.version})
+    for rows in store.iter_unlabelled(backfill=backfill, batch=batch):
+        with store.transaction():
+            for rowid, record in rows:
+                result = labeler.run(document_for(record))
+                store.write_labels(rowid, result.labels, result.needs_review, components.taxonomy.version)
+                report.records += 1
+                report.needs_review += bool(result.needs_review)
+                for facet, labs in result.labels.items():
+                    report.labels[facet] = report.labels.get(facet, 0) + len(labs)
+        if on_progress:
+            on_progress(len(rows))
+    report.seconds = time.perf_counter() - started
+    store.finish_job(job, {"records": report.records, "needs_review": report.needs_review, "labels": report.labels})
+    return report
+
+
+def index_store(store: Store, components: Components, *, batch: int = 1000, on_progress: Progress | None = None) -> int:
+    """Index records whose text or dictionary changed since they were indexed."""
+    backend = components.backend(store)
+    pending = backend.pending()
+    done = 0
+    for i in range(0, len(pending), batch):
+        chunk = pending[i : i + batch]
+        with store.transaction():
+            done += backend.index(chunk)
+        if on_progress:
+            on_progress(len(chunk))
+    return done
+
+
+SAMPLE_FORMATS: dict[str, str | None] = {"forum": None, "calls": None, "tickets": None, "forms": None}
+
+
+def ingest_sample(store: Store, sample_dir: Path, settings: Settings, on_progress: Progress | None = None) -> dict[str, IngestReport]:
+    """Ingest every file of the sample folders, one source at a time."""
+    opts = ConvertOptions(secret=settings.pii_secret.get_secret_value(), max_text_chars=settings.max_text_chars)
+    reports = {}
+    for source in ("forum", "calls", "tickets", "forms"):
+        reports[source] = ingest_path(source, sample_dir / source, store, opts, batch_size=settings.batch_size, on_progress=on_progress)
+    return reports

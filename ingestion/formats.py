@@ -1,0 +1,153 @@
+"""Shared file handling: encoding detection, tabular files (CSV/XLSX), dates, booleans."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from radar.errors import ErrorCode, IngestionError
+
+__all__ = ["parse_bool", "parse_datetime", "read_table", "read_text", "to_str"]
+
+logger = logging.getLogger(__name__)
+
+ENCODINGS = ("utf-8-sig", "gb18030", "big5")
+_CN_DATE = re.compile(
+    r"(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?(?:\s*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})\s*秒?)?)?"
+)
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+# Stored times are naive China Standard Time: operators report by local day, and exports
+# without an offset are local time already.
+CST = timezone(timedelta(hours=8))
+
+
+def read_text(path: Path, encoding: str | None = None) -> tuple[str, str]:
+    """Decode a file, trying UTF-8 then GB18030 (a superset of GBK) then Big5. Returns (text, encoding)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestionError(ErrorCode.E101, path=str(path), reason=exc.strerror or str(exc)) from exc
+    tried = [encoding] if encoding else list(ENCODINGS)
+    for enc in tried:
+        try:
+            return data.decode(enc), enc
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise IngestionError(ErrorCode.E102, path=str(path), tried=", ".join(tried))
+
+
+def to_str(value: Any) -> str:
+    """Cell value as text; floats that hold integers (``1.3912345678E10``) lose their ``.0``."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?[eE]\+?\d+", text):
+        number = float(text)
+        if number.is_integer():
+            return str(int(number))
+    return text
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Dates as exports write them: ISO, ``2026/10/1 9:05``, ``2026年10月1日``, compact, Excel serials, epoch."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(CST).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, (int, float)):
+        return _from_number(float(value))
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed.astimezone(CST).replace(tzinfo=None) if parsed.tzinfo else parsed
+    except ValueError:
+        pass
+    m = _CN_DATE.search(text) or _COMPACT.match(text)
+    if m:
+        y, mo, d, h, mi, sec = ([int(p) if p else 0 for p in m.groups()] + [0] * 6)[:6]
+        try:
+            return datetime(y, mo, d, h, mi, sec)
+        except ValueError as exc:
+            raise ValueError(f"unreadable date {text!r}") from exc
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return _from_number(float(text))
+    raise ValueError(f"unreadable date {text!r}")
+
+
+def _from_number(number: float) -> datetime:
+    if 20_000 < number < 80_000:  # an Excel serial day number
+        return _EXCEL_EPOCH + timedelta(days=number)
+    if number > 1e11:  # epoch milliseconds
+        return datetime.fromtimestamp(number / 1000, CST).replace(tzinfo=None)
+    if number > 1e8:
+        return datetime.fromtimestamp(number, CST).replace(tzinfo=None)
+    raise ValueError(f"unreadable date {number!r}")
+
+
+_TRUE = {"是", "y", "yes", "true", "1", "属实", "已升级", "升级", "重复"}
+_FALSE = {"否", "n", "no", "false", "0", "不属实", "未升级", "非重复", "不重复"}
+
+
+def parse_bool(value: Any) -> bool | None:
+    text = to_str(value).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def read_table(path: Path, encoding: str | None = None) -> Iterator[tuple[str, int, list[str]]]:
+    """Rows of a CSV or XLSX file as (sheet, 1-based row number, cells as text). Every sheet of a workbook."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        yield from _read_xlsx(path)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        text, _ = read_text(path, encoding)
+        dialect = "excel-tab" if suffix == ".tsv" else "excel"
+        for i, row in enumerate(csv.reader(io.StringIO(text, newline=""), dialect=dialect), start=1):
+            yield "", i, [c.strip() for c in row]
+    else:
+        raise IngestionError(ErrorCode.E103, fmt=suffix or "(none)", source=str(path), options="csv, tsv, xlsx")
+
+
+def _read_xlsx(path: Path) -> Iterator[tuple[str, int, list[str]]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=False, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise IngestionError(ErrorCode.E101, path=str(path), reason=f"not a readable XLSX workbook ({exc})") from exc
+    for sheet in book.worksheets:
+        merged = _merged_values(sheet)
+        for i, row in enumerate(sheet.iter_rows(values_only=False), start=1):
+            cells = []
+            for cell in row:
+                value = merged.get(cell.coordinate, cell.value)
+                cells.append(to_str(value))
+            yield sheet.title, i, cells
+    book.close()
+
+
+def _merged_values(sheet: Any) -> dict[str, Any]:
+    """Merged cells: every cell of a merged range reads the top-left value."""
+    values = {}
+    for rng in sheet.merged_cells.ranges:
+        top_left = sheet.cell(rng.min_row, rng.min_col).value
+        for row in sheet.iter_rows(min_row=rng.min_row, max_row=rng.max_row, min_col=rng.min_col, max_col=rng.max_col):
+            for cell in row:
+                values[cell.coordinate] = top_left
+    return values

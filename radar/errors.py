@@ -1,0 +1,123 @@
+"""Errors with stable codes. Every user-facing error says what happened and how to fix it.
+
+Exception tree::
+
+    RadarError                      (E000) base: code, message, hint
+    ├── IngestionError              (E1xx) reading and normalising sources
+    ├── NLPError                    (E2xx) tokenisation, taxonomy, classification
+    │   └── TaxonomyError           (E2xx) invalid or missing taxonomy
+    ├── SearchError                 (E3xx) store and index backends
+    ├── InsightsError               (E4xx) proposals, trends, grading, reports
+    └── APIError                    (E5xx) HTTP and CLI surface
+
+Codes are stable: never reuse or renumber one. Messages are built from the ``ErrorCode``
+templates so the same failure always reads the same way.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "ErrorCode",
+    "IngestionError",
+    "InsightsError",
+    "NLPError",
+    "RadarError",
+    "SearchError",
+    "TaxonomyError",
+]
+
+
+class ErrorCode(Enum):
+    """Stable error codes: (message template, hint template)."""
+
+    # E1xx ingestion
+    E101 = ("Cannot read {path}: {reason}", "Check the path exists and is readable.")
+    E102 = (
+        "Could not decode {path} with any of {tried}",
+        "Pass --encoding explicitly (GBK and GB18030 are common for Chinese exports).",
+    )
+    E103 = ("Unknown format '{fmt}' for source '{source}'", "Use one of: {options}.")
+    E104 = ("Row has no text in any of the columns {columns}", "Fill the text column or fix the header map.")
+    E105 = ("Row is not valid JSON: {reason}", "Fix the line in the export; it is kept in the quarantine.")
+    E106 = ("Missing required field '{field}'", "Add the field or map the header to it.")
+    E107 = ("Text is {size} characters, over the limit of {limit}", "Split the text or raise RADAR_MAX_TEXT_CHARS.")
+    E108 = ("Unreadable date '{value}'", "Use ISO 8601 (2026-10-01 12:00:00) or a common Chinese date format.")
+    E109 = ("Unknown source '{source}'", "Use one of: {options}.")
+    E110 = ("File {path} has no header row with a text column", "Expected one of {columns} in the first rows.")
+    # E2xx nlp / taxonomy
+    E201 = ("Taxonomy file {path} is invalid: {reason}", "Fix the YAML; `radar taxonomy validate {path}` lists every problem.")
+    E202 = ("Label '{label}' has unknown parent '{parent}' in facet '{facet}'", "Define the parent first or fix its id.")
+    E203 = ("Duplicate label id '{label}' in facet '{facet}'", "Label ids must be unique within a facet.")
+    E204 = ("Unknown facet '{facet}'", "Known facets: {options}.")
+    E205 = ("Optional component '{package}' is not installed", "Install it with: pip install {package}")
+    E206 = ("Model directory {path} is missing or incomplete", "Point to a local model directory; nothing is downloaded.")
+    E207 = ("Label '{label}' has an invalid regex: {reason}", "Fix the pattern in the taxonomy YAML.")
+    # E3xx search / store
+    E301 = ("Store {path} cannot be opened: {reason}", "Check the path and permissions, or set RADAR_DB.")
+    E302 = ("Store {path} has schema version {found}, this release expects {expected}", "Run `radar index rebuild` or use a new --db.")
+    E303 = ("Invalid filter '{value}'", "Write filters as facet=value, e.g. --filter intent=投诉. Facets: {options}.")
+    E304 = ("Invalid cursor", "Use the next_cursor value from the previous page unchanged.")
+    E305 = ("Search backend '{backend}' is unavailable: {reason}", "Use the embedded backend or check RADAR_ES_URL.")
+    E306 = ("Record '{record_id}' not found", "Check the id; `radar search` shows ids.")
+    # E4xx insights
+    E401 = ("'{feature}' needs data the store does not have yet: {reason}", "{fix}")
+    E402 = ("'{feature}' is not available in this release", "It is tracked as issue {issue}; see README 'Roadmap'.")
+    # E5xx api / cli
+    E501 = ("Invalid argument: {reason}", "See `radar {command} --help`.")
+    E502 = ("Missing or invalid API key", "Send a key from `radar keys create` in the X-API-Key header.")
+
+    @property
+    def template(self) -> str:
+        return self.value[0]
+
+    @property
+    def hint_template(self) -> str:
+        return self.value[1]
+
+
+class _SafeDict(dict[str, Any]):
+    def __missing__(self, key: str) -> str:  # a template field nobody filled stays readable
+        return "{" + key + "}"
+
+
+class RadarError(Exception):
+    """Base error: carries a stable ``code``, a ``message`` saying the cause and a ``hint``."""
+
+    def __init__(self, code: ErrorCode, **fields: Any) -> None:
+        values = _SafeDict(fields)
+        self.code = code.name
+        self.message = code.template.format_map(values)
+        self.hint = code.hint_template.format_map(values)
+        self.fields = fields
+        super().__init__(f"[{self.code}] {self.message}. {self.hint}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+class IngestionError(RadarError):
+    """E1xx: a source could not be read."""
+
+
+class NLPError(RadarError):
+    """E2xx: tokenisation, models or classification failed."""
+
+
+class TaxonomyError(NLPError):
+    """E2xx: the taxonomy is invalid."""
+
+
+class SearchError(RadarError):
+    """E3xx: store or search backend failed."""
+
+
+class InsightsError(RadarError):
+    """E4xx: proposals, trends, grading or reports failed."""
+
+
+class APIError(RadarError):
+    """E5xx: the HTTP or command-line surface was used wrongly."""

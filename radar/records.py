@@ -1,0 +1,126 @@
+"""The record model: one record per feedback item, whatever channel it came from."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Evidence",
+    "Label",
+    "Record",
+    "Source",
+    "TicketFields",
+    "Turn",
+    "content_hash",
+    "record_id",
+]
+
+
+class Source(StrEnum):
+    """The four feedback sources."""
+
+    FORUM = "forum"
+    CALLS = "calls"
+    TICKETS = "tickets"
+    FORMS = "forms"
+
+
+Speaker = Literal["agent", "customer", "unknown"]
+
+
+class Turn(BaseModel):
+    """One turn of a 10086 call. ``speaker`` is inferred when the source has no labels."""
+
+    speaker: Speaker = "unknown"
+    text: str
+    start_ms: int | None = None
+    end_ms: int | None = None
+    inferred: bool = False
+
+
+class TicketFields(BaseModel):
+    """Structured fields of a complaint ticket (投诉工单) as the source system holds them."""
+
+    complaint_type_path: list[str] = Field(default_factory=list, description="投诉类型, split into levels")
+    brand: str | None = None
+    star: str | None = None
+    result: str | None = None
+    founded: bool | None = None
+    escalated: bool | None = None
+    repeated: bool | None = None
+    satisfaction: str | None = None
+    closed_at: datetime | None = None
+
+
+class Evidence(BaseModel):
+    """A span of the classified text that supports a label (character offsets, end exclusive)."""
+
+    text: str
+    start: int
+    end: int
+
+
+class Label(BaseModel):
+    """One label on a record. ``label`` is the Chinese name; sub-labels are paths (``触点/营业厅``)."""
+
+    label: str
+    score: float = Field(ge=0.0, le=1.0)
+    source: str
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Record(BaseModel):
+    """A feedback item after ingestion. ``text`` is normalised and PII-masked."""
+
+    id: str
+    source: Source
+    source_id: str
+    channel: str | None = None
+    created_at: datetime | None = None
+    region: str | None = None
+    customer_key: str | None = None
+    title: str | None = None
+    text: str
+    original_text: str | None = Field(default=None, description="Before normalisation, PII masked.")
+    quoted_text: str | None = Field(default=None, description="Quoted earlier posts, kept apart.")
+    turns: list[Turn] = Field(default_factory=list)
+    ticket: TicketFields | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    duplicate_of: str | None = None
+    labels: dict[str, list[Label]] = Field(default_factory=dict)
+    needs_review: list[str] = Field(default_factory=list)
+    taxonomy_version: str | None = None
+    model_version: str | None = None
+
+    def customer_text(self) -> str:
+        """What the customer said: customer turns for calls, title and body elsewhere."""
+        if self.turns:
+            said = [t.text for t in self.turns if t.speaker != "agent"]
+            return "。".join(said) if said else self.text
+        return f"{self.title}。{self.text}" if self.title else self.text
+
+    def label_names(self, facet: str) -> list[str]:
+        return [lab.label for lab in self.labels.get(facet, [])]
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.source.value, self.title or "", self.text)
+
+
+def record_id(source: Source | str, source_id: str) -> str:
+    """Stable record id: the source and the id the source system gave the item."""
+    return f"{Source(source).value}:{source_id}"
+
+
+def content_hash(*parts: str) -> str:
+    """Hash of the content; labels and embeddings are keyed on it so unchanged text is not redone."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()

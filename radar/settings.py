@@ -1,0 +1,45 @@
+"""One settings object for the whole product, read from ``RADAR_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "project_root"]
+
+
+def project_root() -> Path:
+    """The checkout this code runs from (where pyproject.toml lives)."""
+    return Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration. Secrets are ``SecretStr`` so they never print or serialise in clear."""
+
+    model_config = SettingsConfigDict(env_prefix="RADAR_", env_file=None, extra="ignore")
+
+    db: Path = Field(default=Path("./radar.db"), description="SQLite file: the system of record.")
+    taxonomy: Path | None = Field(default=None, description="Taxonomy YAML; the bundled one when unset.")
+    shared_data: Path = Field(
+        default_factory=lambda: project_root().parent / "shared" / "data",
+        description="Folder of real public datasets (stopwords, evaluation sets).",
+    )
+    pii_secret: SecretStr = Field(
+        default=SecretStr("demand-radar-dev-secret-change-me"),
+        description="Key for the customer-key hash. Set it in production.",
+    )
+    keep_raw_identifiers: bool = Field(default=False, description="Keep raw phone numbers in a separate table.")
+    max_text_chars: int = Field(default=200_000, description="Texts longer than this are quarantined.")
+    review_threshold: float = Field(default=0.45, description="Below this confidence a facet is marked needs_review.")
+    batch_size: int = Field(default=500, description="Records per transaction when ingesting and labelling.")
+    es_url: SecretStr | None = Field(default=None, description="Elasticsearch URL for the scale-out backend.")
+    search_backend: str = Field(default="sqlite", description="'sqlite' (embedded) or 'elasticsearch'.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return Settings()

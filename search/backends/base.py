@@ -1,0 +1,54 @@
+"""The search backend protocol and its request/response types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from radar.records import Record
+
+__all__ = ["RECORD_FILTERS", "Hit", "SearchBackend", "SearchRequest", "SearchResponse"]
+
+# filters answered from record columns; every other facet comes from the labels
+RECORD_FILTERS = ("source", "region", "channel_field")
+
+
+@dataclass
+class SearchRequest:
+    query: str = ""
+    filters: list[tuple[str, str]] = field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 10
+    cursor: str | None = None
+    order: str = "relevance"  # or "time"
+    facets: Sequence[str] = ("demand_category", "complaint_type", "intent", "sentiment", "product", "channel", "source", "region")
+
+
+@dataclass
+class Hit:
+    record: Record
+    score: float
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class SearchResponse:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    next_cursor: str | None = None
+    relaxed: bool = False  # True when no record held every term and any-term matching was used
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """Indexes records from the store and answers searches with facet counts."""
+
+    name: str
+
+    def index(self, rowids: Sequence[int]) -> int: ...
+
+    def search(self, request: SearchRequest) -> SearchResponse: ...

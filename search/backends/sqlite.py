@@ -1,0 +1,254 @@
+"""Embedded search: SQLite FTS5 over pre-tokenised jieba text, in the store's own file.
+
+The index shares the store's transactions, so store and index cannot drift. Queries are built
+from our own tokens, each quoted, so no user string can reach FTS5's query syntax.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from nlp.stopwords import BUILTIN_STOPWORDS
+from nlp.tokenizer import Tokenizer
+from radar.errors import ErrorCode, SearchError
+from search.backends.base import Hit, SearchRequest, SearchResponse
+from search.query import ParsedQuery, parse_query
+from search.store import Store
+
+__all__ = ["SQLiteSearchBackend"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE IF NOT EXISTS search_state (rowid INTEGER PRIMARY KEY, content_hash TEXT NOT NULL, dict_version TEXT NOT NULL);
+"""
+_RECORD_COLUMNS = {"source": "r.source", "region": "r.region"}
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+class SQLiteSearchBackend:
+    """Keyword (BM25) search with filters and facet counts over the embedded store."""
+
+    name = "sqlite"
+
+    def __init__(self, store: Store, tokenizer: Tokenizer) -> None:
+        self.store = store
+        self.tokenizer = tokenizer
+        store.conn.executescript(_SCHEMA)
+
+    # -- indexing ---------------------------------------------------------------------------
+
+    def index_text(self, title: str | None, text: str) -> str:
+        return " ".join(self.tokenizer.words(f"{title}\n{text}" if title else text))
+
+    def pending(self) -> list[int]:
+        """Rowids whose text or dictionary changed since they were indexed."""
+        rows = self.store.conn.execute(
+            "SELECT r.rowid FROM records r LEFT JOIN search_state s ON s.rowid = r.rowid "
+            "WHERE s.rowid IS NULL OR s.content_hash != r.content_hash OR s.dict_version != ? ORDER BY r.rowid",
+            (self.tokenizer.version,),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def index(self, rowids: Sequence[int]) -> int:
+        """(Re)index the given records. Call inside the store's transaction for atomic batches."""
+        conn = self.store.conn
+        marks = ",".join("?" * len(rowids))
+        rows = conn.execute(f"SELECT rowid, title, text, content_hash FROM records WHERE rowid IN ({marks})", list(rowids)).fetchall()
+        conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(r["rowid"],) for r in rows])
+        conn.executemany(
+            "INSERT INTO search_fts(rowid, tokens) VALUES (?, ?)",
+            [(r["rowid"], self.index_text(r["title"], r["text"])) for r in rows],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO search_state(rowid, content_hash, dict_version) VALUES (?, ?, ?)",
+            [(r["rowid"], r["content_hash"], self.tokenizer.version) for r in rows],
+        )
+        self.store.set_meta("index_dictionary_version", self.tokenizer.version)
+        return len(rows)
+
+    # -- querying ---------------------------------------------------------------------------
+
+    def _terms(self, chunk: str) -> list[str]:
+        words = self.tokenizer.words(chunk)
+        content = [w for w in words if w not in BUILTIN_STOPWORDS]
+        return content or words
+
+    def _match_expression(self, parsed: ParsedQuery, relaxed: bool) -> tuple[str | None, list[str]]:
+        """FTS5 expression for the positive part, and every term (for highlighting)."""
+        highlight: list[str] = []
+        alts = []
+        for alt in parsed.alternatives:
+            tokens = [t for chunk in alt for t in self._terms(chunk)]
+            highlight.extend(tokens)
+            if tokens:
+                alts.append("(" + (" OR " if relaxed else " AND ").join(_quote(t) for t in dict.fromkeys(tokens)) + ")")
+        parts = []
+        if alts:
+            parts.append("(" + " OR ".join(alts) + ")")
+        for phrase in parsed.phrases:
+            tokens = self.tokenizer.words(phrase)
+            if tokens:
+                highlight.append(phrase)
+                parts.append(_quote(" ".join(tokens)))
+        return (" AND ".join(parts) if parts else None), highlight
+
+    def _exclude_expression(self, parsed: ParsedQuery) -> str | None:
+        groups = []
+        for text in parsed.excludes:
+            tokens = self.tokenizer.words(text)
+            if tokens:
+                groups.append(_quote(" ".join(tokens)))
+        return " OR ".join(groups) if groups else None
+
+    def _filter_sql(self, request: SearchRequest, filters: list[tuple[str, str]]) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        by_facet: dict[str, list[str]] = {}
+        for facet, value in filters:
+            by_facet.setdefault(facet, []).append(value)
+        for facet, values in by_facet.items():
+            marks = ",".join("?" * len(values))
+            if facet in _RECORD_COLUMNS:
+                clauses.append(f"{_RECORD_COLUMNS[facet]} IN ({marks})")
+                params.extend(values)
+            elif facet == "needs_review":
+                clauses.append("r.rowid IN (SELECT record_rowid FROM needs_review)")
+            else:  # values of one facet are alternatives, different facets must all hold
+                clauses.append(f"r.rowid IN (SELECT record_rowid FROM labels WHERE facet = ? AND label IN ({marks}))")
+                params.extend([facet, *values])
+        if request.since:
+            clauses.append("r.created_at >= ?")
+            params.append(request.since.isoformat(timespec="seconds"))
+        if request.until:
+            clauses.append("r.created_at < ?")
+            params.append(request.until.isoformat(timespec="seconds"))
+        return (" AND ".join(clauses) or "1"), params
+
+    def _matched_sql(self, match: str | None, exclude: str | None, where: str, params: list[Any]) -> tuple[str, list[Any]]:
+        """A SELECT of (rowid, score) for every matching record."""
+        all_params: list[Any] = []
+        if match:
+            sql = (
+                "SELECT r.rowid AS rowid, -f.rank AS score, r.created_at AS created_at FROM search_fts f "
+                "JOIN records r ON r.rowid = f.rowid WHERE search_fts MATCH ?"
+            )
+            all_params.append(match)
+        else:
+            sql = "SELECT r.rowid AS rowid, 0.0 AS score, r.created_at AS created_at FROM records r WHERE 1"
+        sql += f" AND {where}"
+        all_params.extend(params)
+        if exclude:
+            sql += " AND r.rowid NOT IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)"
+            all_params.append(exclude)
+        return sql, all_params
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        facet_names = set(request.facets) | {"needs_review", "escalation", "brand", "intent", "complaint_type"}
+        parsed = parse_query(request.query, facet_names)
+        filters = list(request.filters) + parsed.filters
+        where, params = self._filter_sql(request, filters)
+        exclude = self._exclude_expression(parsed)
+        offset = self._decode_cursor(request)
+        relaxed = False
+        match, terms = self._match_expression(parsed, relaxed=False)
+        matched, mparams = self._matched_sql(match, exclude, where, params)
+        total = self._count(matched, mparams)
+        if total == 0 and match and len(terms) > 1:
+            relaxed = True
+            match, terms = self._match_expression(parsed, relaxed=True)
+            matched, mparams = self._matched_sql(match, exclude, where, params)
+            total = self._count(matched, mparams)
+        order = "score DESC, rowid" if request.order == "relevance" and match else "created_at DESC, rowid"
+        limit = max(0, min(request.limit, 1000))
+        rows = self.store.conn.execute(
+            f"SELECT rowid, score FROM ({matched}) ORDER BY {order} LIMIT ? OFFSET ?", [*mparams, limit, offset]
+        ).fetchall()
+        records = self.store.get_by_rowids([r["rowid"] for r in rows])
+        hits = [
+            Hit(record=rec, score=round(float(row["score"]), 4), highlights=highlight_spans(rec.text, terms))
+            for rec, row in zip(records, rows, strict=True)
+        ]
+        next_offset = offset + len(hits)
+        return SearchResponse(
+            total=total,
+            hits=hits,
+            facets=self._facets(matched, mparams, request.facets),
+            next_cursor=self._encode_cursor(request, next_offset) if next_offset < total else None,
+            relaxed=relaxed,
+        )
+
+    def _count(self, matched: str, params: list[Any]) -> int:
+        return int(self.store.conn.execute(f"SELECT COUNT(*) FROM ({matched})", params).fetchone()[0])
+
+    def _facets(self, matched: str, params: list[Any], facets: Sequence[str]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {f: {} for f in facets}
+        conn = self.store.conn
+        label_facets = [f for f in facets if f not in _RECORD_COLUMNS]
+        if label_facets:
+            marks = ",".join("?" * len(label_facets))
+            for r in conn.execute(
+                f"SELECT facet, label, COUNT(*) AS n FROM labels WHERE facet IN ({marks}) "
+                f"AND record_rowid IN (SELECT rowid FROM ({matched})) GROUP BY facet, label ORDER BY facet, n DESC, label",
+                [*label_facets, *params],
+            ):
+                out[r["facet"]][r["label"]] = int(r["n"])
+        for facet in facets:
+            if facet in _RECORD_COLUMNS:
+                col = _RECORD_COLUMNS[facet].split(".")[1]
+                for r in conn.execute(
+                    f"SELECT {col} AS v, COUNT(*) AS n FROM records WHERE rowid IN (SELECT rowid FROM ({matched})) "
+                    f"AND {col} IS NOT NULL GROUP BY {col} ORDER BY n DESC, v",
+                    params,
+                ):
+                    out[facet][str(r["v"])] = int(r["n"])
+        return out
+
+    @staticmethod
+    def _fingerprint(request: SearchRequest) -> str:
+        key = json.dumps(
+            [request.query, sorted(request.filters), request.order, str(request.since), str(request.until)], ensure_ascii=False
+        )
+        return hashlib.sha1(key.encode()).hexdigest()[:8]
+
+    def _encode_cursor(self, request: SearchRequest, offset: int) -> str:
+        raw = json.dumps({"o": offset, "f": self._fingerprint(request)}).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _decode_cursor(self, request: SearchRequest) -> int:
+        if not request.cursor:
+            return 0
+        try:
+            padded = request.cursor + "=" * (-len(request.cursor) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if data["f"] != self._fingerprint(request) or int(data["o"]) < 0:
+                raise ValueError("cursor belongs to another query")
+            return int(data["o"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SearchError(ErrorCode.E304) from exc
+
+
+def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    """Character spans of every term in ``text`` (case-insensitive), merged where they overlap."""
+    lowered = text.lower()
+    spans: list[tuple[int, int]] = []
+    for term in {t.lower() for t in terms if t and not t.startswith("<")}:
+        start = lowered.find(term)
+        while start != -1:
+            spans.append((start, start + len(term)))
+            start = lowered.find(term, start + len(term))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged

@@ -1,0 +1,378 @@
+"""SQLite store: the system of record for records, labels, quarantine, cursors and jobs.
+
+One file, WAL mode, transactional batches. Search backends index from here; the embedded
+backend keeps its full-text index in the same file so both commit together and never drift.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from radar.errors import ErrorCode, SearchError
+from radar.records import Label, Record
+
+__all__ = ["SCHEMA_VERSION", "Store", "UpsertOutcome"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    channel TEXT,
+    created_at TEXT,
+    region TEXT,
+    customer_key TEXT,
+    title TEXT,
+    text TEXT NOT NULL,
+    body TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    duplicate_of TEXT,
+    labelled_hash TEXT,
+    taxonomy_version TEXT,
+    ingested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_source ON records(source, created_at);
+CREATE INDEX IF NOT EXISTS records_customer ON records(customer_key);
+CREATE INDEX IF NOT EXISTS records_dedup ON records(dedup_key);
+CREATE TABLE IF NOT EXISTS labels (
+    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
+    facet TEXT NOT NULL,
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    source TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (record_rowid, facet, label)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS labels_facet ON labels(facet, label, record_rowid);
+CREATE TABLE IF NOT EXISTS needs_review (
+    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
+    facet TEXT NOT NULL,
+    PRIMARY KEY (record_rowid, facet)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS record_history (
+    record_id TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    field TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    file TEXT NOT NULL,
+    location TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at TEXT NOT NULL,
+    UNIQUE (source, file, location, code)
+);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    counts TEXT NOT NULL DEFAULT '{}',
+    versions TEXT NOT NULL DEFAULT '{}',
+    errors TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+# status fields whose changes are kept as history when a source record is updated
+HISTORY_FIELDS = ("result", "satisfaction", "escalated", "founded", "repeated", "closed_at")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class UpsertOutcome:
+    INGESTED = "ingested"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"
+
+
+class Store:
+    """The SQLite system of record. Open with ``Store.open(path)``; use as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise SearchError(ErrorCode.E301, path=str(path), reason=str(exc)) from exc
+        store = cls(conn, path)
+        store._check_version()
+        return store
+
+    def _check_version(self) -> None:
+        found = self.get_meta("schema_version")
+        if found is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(found) != SCHEMA_VERSION:
+            raise SearchError(ErrorCode.E302, path=str(self.path), found=found, expected=SCHEMA_VERSION)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic batch: everything inside commits together or not at all."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- meta and cursors -------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def get_cursor(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_cursor(self, name: str, value: str) -> None:
+        """Call inside the transaction that commits the data the cursor covers."""
+        self.conn.execute(
+            "INSERT INTO cursors(name, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (name, value, _now()),
+        )
+
+    # -- records ----------------------------------------------------------------------------
+
+    def upsert(self, record: Record, dedup_key: str) -> str:
+        """Insert or update by (source, source id); exact repeats are kept and linked.
+
+        Returns one of ``UpsertOutcome``. Call inside ``transaction()``.
+        """
+        row = self.conn.execute("SELECT rowid, content_hash, body FROM records WHERE id = ?", (record.id,)).fetchone()
+        now = _now()
+        if row is None:
+            dup = self.conn.execute(
+                "SELECT id FROM records WHERE dedup_key = ? AND id != ? ORDER BY rowid LIMIT 1", (dedup_key, record.id)
+            ).fetchone()
+            if dup is not None:
+                record = record.model_copy(update={"duplicate_of": dup[0]})
+            self.conn.execute(
+                "INSERT INTO records(id, source, source_id, channel, created_at, region, customer_key, title, text, body,"
+                " content_hash, dedup_key, duplicate_of, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*self._columns(record), dedup_key, record.duplicate_of, now, now),
+            )
+            return UpsertOutcome.DUPLICATE if dup is not None else UpsertOutcome.INGESTED
+        old = Record.model_validate_json(row["body"])
+        if _body(record) == row["body"]:
+            return UpsertOutcome.DUPLICATE
+        self._record_history(old, record, now)
+        self.conn.execute(
+            "UPDATE records SET source=?, source_id=?, channel=?, created_at=?, region=?, customer_key=?, title=?, text=?,"
+            " body=?, content_hash=?, dedup_key=?, updated_at=? WHERE id = ?",
+            (*self._columns(record)[1:], dedup_key, now, record.id),
+        )
+        return UpsertOutcome.UPDATED
+
+    @staticmethod
+    def _columns(record: Record) -> tuple[Any, ...]:
+        body = _body(record)
+        return (
+            record.id,
+            record.source.value,
+            record.source_id,
+            record.channel,
+            _iso(record.created_at),
+            record.region,
+            record.customer_key,
+            record.title,
+            record.text,
+            body,
+            record.content_hash,
+        )
+
+    def _record_history(self, old: Record, new: Record, now: str) -> None:
+        if old.ticket is None or new.ticket is None:
+            return
+        for field in HISTORY_FIELDS:
+            before, after = getattr(old.ticket, field), getattr(new.ticket, field)
+            if before != after:
+                self.conn.execute(
+                    "INSERT INTO record_history(record_id, changed_at, field, old_value, new_value) VALUES (?,?,?,?,?)",
+                    (new.id, now, field, _text(before), _text(after)),
+                )
+
+    def get(self, record_id: str) -> Record | None:
+        row = self.conn.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
+        return None if row is None else self._hydrate([row])[0]
+
+    def get_by_rowids(self, rowids: Sequence[int]) -> list[Record]:
+        if not rowids:
+            return []
+        marks = ",".join("?" * len(rowids))
+        rows = self.conn.execute(f"SELECT * FROM records WHERE rowid IN ({marks})", list(rowids)).fetchall()
+        by_rowid = {r["rowid"]: r for r in rows}
+        return self._hydrate([by_rowid[i] for i in rowids if i in by_rowid])
+
+    def _hydrate(self, rows: list[sqlite3.Row]) -> list[Record]:
+        rowids = [r["rowid"] for r in rows]
+        labels: dict[int, dict[str, list[Label]]] = {i: {} for i in rowids}
+        review: dict[int, list[str]] = {i: [] for i in rowids}
+        if rowids:
+            marks = ",".join("?" * len(rowids))
+            for lr in self.conn.execute(f"SELECT * FROM labels WHERE record_rowid IN ({marks}) ORDER BY facet, score DESC, label", rowids):
+                labels[lr["record_rowid"]].setdefault(lr["facet"], []).append(
+                    Label(label=lr["label"], score=lr["score"], source=lr["source"], evidence=json.loads(lr["evidence"]))
+                )
+            for nr in self.conn.execute(f"SELECT * FROM needs_review WHERE record_rowid IN ({marks})", rowids):
+                review[nr["record_rowid"]].append(nr["facet"])
+        out = []
+        for r in rows:
+            rec = Record.model_validate_json(r["body"])
+            out.append(
+                rec.model_copy(
+                    update={
+                        "labels": labels[r["rowid"]],
+                        "needs_review": sorted(review[r["rowid"]]),
+                        "taxonomy_version": r["taxonomy_version"],
+                        "duplicate_of": r["duplicate_of"],
+                    }
+                )
+            )
+        return out
+
+    def rowid(self, record_id: str) -> int | None:
+        row = self.conn.execute("SELECT rowid FROM records WHERE id = ?", (record_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def iter_unlabelled(self, *, backfill: bool = False, batch: int = 500) -> Iterator[list[tuple[int, Record]]]:
+        """Batches of (rowid, record) whose content changed since they were labelled."""
+        where = "" if backfill else "WHERE labelled_hash IS NULL OR labelled_hash != content_hash"
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                f"SELECT rowid, body FROM records {where} {'AND' if where else 'WHERE'} rowid > ? ORDER BY rowid LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1]["rowid"]
+            yield [(r["rowid"], Record.model_validate_json(r["body"])) for r in rows]
+
+    def write_labels(self, rowid: int, labels: dict[str, list[Label]], needs_review: Iterable[str], taxonomy_version: str) -> None:
+        """Replace a record's labels. Call inside ``transaction()``."""
+        self.conn.execute("DELETE FROM labels WHERE record_rowid = ?", (rowid,))
+        self.conn.execute("DELETE FROM needs_review WHERE record_rowid = ?", (rowid,))
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO labels(record_rowid, facet, label, score, source, evidence) VALUES (?,?,?,?,?,?)",
+            [
+                (rowid, facet, lab.label, lab.score, lab.source, json.dumps([e.model_dump() for e in lab.evidence], ensure_ascii=False))
+                for facet, labs in labels.items()
+                for lab in labs
+            ],
+        )
+        self.conn.executemany("INSERT OR IGNORE INTO needs_review(record_rowid, facet) VALUES (?, ?)", [(rowid, f) for f in needs_review])
+        self.conn.execute(
+            "UPDATE records SET labelled_hash = content_hash, taxonomy_version = ? WHERE rowid = ?", (taxonomy_version, rowid)
+        )
+
+    # -- quarantine, jobs, stats ----------------------------------------------------------------
+
+    def quarantine(self, source: str, file: str, location: str, raw: str, code: str, message: str) -> bool:
+        """Keep a bad row with its reason. Returns False when the same row was already kept."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO quarantine(source, file, location, raw, code, message, at) VALUES (?,?,?,?,?,?,?)",
+            (source, file, location, raw[:1_000_000], code, message, _now()),
+        )
+        return cur.rowcount > 0
+
+    def quarantined(self, source: str | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM quarantine" + (" WHERE source = ?" if source else "") + " ORDER BY id"
+        return self.conn.execute(sql, (source,) if source else ()).fetchall()
+
+    def start_job(self, kind: str, versions: dict[str, str]) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO jobs(kind, started_at, status, versions) VALUES (?, ?, 'running', ?)",
+            (kind, _now(), json.dumps(versions, ensure_ascii=False)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_job(self, job_id: int, counts: dict[str, Any], status: str = "done", errors: list[str] | None = None) -> None:
+        self.conn.execute(
+            "UPDATE jobs SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE id = ?",
+            (_now(), status, json.dumps(counts, ensure_ascii=False), json.dumps(errors or [], ensure_ascii=False), job_id),
+        )
+
+    def count_by(self, column: str) -> dict[str, int]:
+        if column not in {"source", "region", "channel"}:
+            raise ValueError(column)
+        rows = self.conn.execute(f"SELECT {column} AS k, COUNT(*) AS n FROM records GROUP BY {column} ORDER BY n DESC")
+        return {str(r["k"]): int(r["n"]) for r in rows}
+
+    def label_counts(self, facet: str | None = None) -> dict[str, dict[str, int]]:
+        sql = "SELECT facet, label, COUNT(*) AS n FROM labels" + (" WHERE facet = ?" if facet else "")
+        sql += " GROUP BY facet, label ORDER BY facet, n DESC, label"
+        out: dict[str, dict[str, int]] = {}
+        for r in self.conn.execute(sql, (facet,) if facet else ()):
+            out.setdefault(r["facet"], {})[r["label"]] = int(r["n"])
+        return out
+
+    def count(self, table: str = "records") -> int:
+        if table not in {"records", "quarantine", "labels", "needs_review", "jobs"}:
+            raise ValueError(table)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _body(record: Record) -> str:
+    """What the store keeps as the record's body: everything but the labels (they have a table)."""
+    return record.model_dump_json(exclude={"labels", "needs_review", "taxonomy_version", "model_version", "duplicate_of"})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -1,0 +1,187 @@
+"""The ensemble: combines classifier candidates per facet into labels a demand manager can trust.
+
+Per facet it keeps the best-supported labels, writes sub-labels as paths (``消费/流量``), adds
+structured evidence from the source (the ticket's own complaint type, the source's prior),
+and marks the facet ``needs_review`` instead of guessing when confidence is low.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from nlp.sentiment import SentimentResult, analyze_sentiment
+from radar.records import Evidence, Label
+from taxonomy.classifiers.base import Candidate, Classifier, Document
+from taxonomy.classifiers.rules import RulesClassifier
+from taxonomy.schema import Facet, Taxonomy
+
+__all__ = ["LabelResult", "Labeler"]
+
+logger = logging.getLogger(__name__)
+
+COMPLAINT_INTENT = "complain"
+TICKET_FIELD_SCORE = 0.95
+DEFAULT_SCORE = 0.3
+MIN_MULTI_SCORE = 0.5
+
+
+@dataclass(slots=True)
+class LabelResult:
+    labels: dict[str, list[Label]] = field(default_factory=dict)
+    needs_review: list[str] = field(default_factory=list)
+
+
+def _noisy_or(scores: Iterable[float]) -> float:
+    miss = 1.0
+    for s in scores:
+        miss *= 1.0 - s
+    return 1.0 - miss
+
+
+class Labeler:
+    """Labels documents with every facet of a taxonomy.
+
+    ``classifiers`` default to the taxonomy's rules; trained and zero-shot classifiers are
+    added to the list and take part per facet through the same noisy-or combination.
+    """
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        classifiers: Sequence[Classifier] | None = None,
+        *,
+        review_threshold: float = 0.45,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.classifiers: list[Classifier] = list(classifiers) if classifiers else [RulesClassifier(taxonomy)]
+        self.review_threshold = review_threshold
+
+    @property
+    def version(self) -> str:
+        return f"{self.taxonomy.version}+{'+'.join(c.name for c in self.classifiers)}"
+
+    def warm_up(self) -> None:
+        for clf in self.classifiers:
+            clf.warm_up()
+
+    def run(self, doc: Document) -> LabelResult:
+        by_facet: dict[str, list[Candidate]] = defaultdict(list)
+        for clf in self.classifiers:
+            for cand in clf.run(doc):
+                by_facet[cand.facet].append(cand)
+        result = LabelResult()
+        senti = analyze_sentiment(doc.text)
+        intent = self.taxonomy.by_name.get("intent")
+        if intent is not None:
+            cands = self._with_prior(intent, doc, by_facet["intent"] + self._dissatisfaction(intent, senti))
+            self._single(intent, cands, result)
+        for facet in self.taxonomy.facets:
+            if facet.name == "intent":
+                continue
+            cands = by_facet.get(facet.name, [])
+            if facet.name == "complaint_type":
+                self._complaint_type(facet, doc, cands, result)
+            elif facet.multi_label:
+                self._multi(facet, cands, result)
+            else:
+                self._single(facet, cands, result)
+        self._sentiment(senti, result)
+        return result
+
+    def run_many(self, docs: Iterable[Document]) -> list[LabelResult]:
+        return [self.run(d) for d in docs]
+
+    # -- facets ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _merge(cands: list[Candidate]) -> dict[str, Candidate]:
+        merged: dict[str, Candidate] = {}
+        grouped: dict[str, list[Candidate]] = defaultdict(list)
+        for c in cands:
+            grouped[c.label_id].append(c)
+        for label_id, group in grouped.items():
+            best = max(group, key=lambda c: c.score)
+            evidence = sorted({(e.start, e.end): e for c in group for e in c.evidence}.values(), key=lambda e: e.start)
+            sources = "+".join(sorted({c.source for c in group}))
+            merged[label_id] = Candidate(best.facet, label_id, round(_noisy_or(c.score for c in group), 4), sources, evidence)
+        return merged
+
+    def _label(self, facet: Facet, cand: Candidate) -> Label:
+        return Label(label=facet.path(cand.label_id), score=min(1.0, cand.score), source=cand.source, evidence=cand.evidence)
+
+    def _with_prior(self, facet: Facet, doc: Document, cands: list[Candidate]) -> list[Candidate]:
+        prior = facet.source_priors.get(doc.source or "")
+        out = list(cands)
+        if prior is not None:
+            out.append(Candidate(facet.name, prior.label, prior.score, "source_prior"))
+        if not out and facet.default is not None:
+            out.append(Candidate(facet.name, facet.default, DEFAULT_SCORE, "default"))
+        return out
+
+    def _single(self, facet: Facet, cands: list[Candidate], result: LabelResult) -> None:
+        merged = self._merge(cands)
+        if not merged:
+            if not facet.entity:
+                result.needs_review.append(facet.name)
+            return
+        ranked = sorted(merged.values(), key=lambda c: (-c.score, c.label_id))
+        best = ranked[0]
+        # a near-tie between two labels is as unsure as a low score
+        margin = best.score - ranked[1].score if len(ranked) > 1 else best.score
+        if best.score < self.review_threshold or margin < 0.05:
+            result.needs_review.append(facet.name)
+            return
+        result.labels[facet.name] = [self._label(facet, best)]
+
+    def _multi(self, facet: Facet, cands: list[Candidate], result: LabelResult) -> None:
+        merged = self._merge(cands)
+        chosen = [c for c in merged.values() if c.score >= MIN_MULTI_SCORE or facet.entity]
+        chosen.sort(key=lambda c: (-c.score, facet.path(c.label_id)))
+        if chosen:
+            result.labels[facet.name] = [self._label(facet, c) for c in chosen]
+
+    def _complaint_type(self, facet: Facet, doc: Document, cands: list[Candidate], result: LabelResult) -> None:
+        from_field = self._from_ticket_field(facet, doc)
+        if from_field is not None:
+            cands = [*cands, from_field]
+        intent = [lab.label for lab in result.labels.get("intent", [])]
+        is_complaint = doc.source == "tickets" or self._intent_name(COMPLAINT_INTENT) in intent
+        if not is_complaint:
+            return  # a question or a suggestion has no complaint type: nothing to review
+        if not cands and facet.default is not None:
+            cands = [Candidate(facet.name, facet.default, DEFAULT_SCORE, "default")]
+        self._single(facet, cands, result)
+
+    def _intent_name(self, label_id: str) -> str:
+        facet = self.taxonomy.by_name.get("intent")
+        return facet.by_id[label_id].name if facet and label_id in facet.by_id else label_id
+
+    @staticmethod
+    def _from_ticket_field(facet: Facet, doc: Document) -> Candidate | None:
+        """The agent's own choice on the ticket, when one of its levels names a complaint type."""
+        for level in reversed(doc.complaint_type_path):
+            for lab in facet.active():
+                if lab.name == level or (lab.name in level and len(lab.name) >= 3):
+                    return Candidate(facet.name, lab.id, TICKET_FIELD_SCORE, "ticket_field", [Evidence(text=level, start=-1, end=-1)])
+        return None
+
+    @staticmethod
+    def _dissatisfaction(facet: Facet, senti: SentimentResult) -> list[Candidate]:
+        """Clearly negative wording is a complaint even without the word 投诉."""
+        if COMPLAINT_INTENT not in facet.by_id or senti.score > -0.3:
+            return []
+        evidence = [Evidence(text=t, start=s, end=e) for t, s, e in senti.cues if t]
+        score = min(0.85, 0.45 + abs(senti.score) / 2 + (0.1 if senti.escalation else 0.0))
+        return [Candidate(facet.name, COMPLAINT_INTENT, round(score, 4), "sentiment", evidence[:6])]
+
+    @staticmethod
+    def _sentiment(senti: SentimentResult, result: LabelResult) -> None:
+        evidence = [Evidence(text=t, start=s, end=e) for t, s, e in senti.cues[:8]]
+        confidence = round(0.5 + abs(senti.score) / 2, 4) if senti.polarity != "中性" else 0.5
+        result.labels["sentiment"] = [Label(label=senti.polarity, score=confidence, source="lexicon", evidence=evidence)]
+        if senti.escalation:
+            esc = [Evidence(text=t, start=s, end=e) for t, s, e in senti.escalation_cues]
+            result.labels["escalation"] = [Label(label="升级风险", score=min(1.0, 0.6 + 0.1 * len(esc)), source="lexicon", evidence=esc)]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from api.cli import app
+
+runner = CliRunner()
+
+
+def _json(result) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_demo_then_search(tmp_path: Path) -> None:
+    db = tmp_path / "radar.db"
+    doc = _json(runner.invoke(app, ["demo", "--db", str(db), "--json"]))
+    assert set(doc["records"]) == {"forum", "calls", "tickets", "forms"}
+    assert all(n > 0 for n in doc["records"].values())
+    for facet in ("demand_category", "complaint_type", "intent"):
+        assert doc["labels"][facet]
+    assert len(doc["searches"]) == 2 and all(s["hits"] for s in doc["searches"])
+    for source, rep in doc["ingest"].items():
+        assert rep["read"] == rep["ingested"] + rep["updated"] + rep["duplicates"] + rep["quarantined"], source
+
+    found = _json(runner.invoke(app, ["search", "流量", "--db", str(db), "--json"]))
+    assert found["total"] > 0 and found["hits"]
+    hit = found["hits"][0]
+    assert set(hit) >= {"id", "source", "text", "labels", "score"}
+    assert "流量" in hit["text"] and hit["labels"]
+    assert found["facets"]["intent"] and "next_cursor" in found
+
+    filtered = _json(runner.invoke(app, ["search", "流量", "--filter", "source=tickets", "--db", str(db), "--json", "--limit", "100"]))
+    assert filtered["total"] == filtered["facets"]["source"]["tickets"]
+
+    again = _json(runner.invoke(app, ["demo", "--db", str(db), "--json"]))
+    assert again["records"] == doc["records"]  # idempotent: re-running adds nothing
+    assert all(r["ingested"] == 0 for r in again["ingest"].values())
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["search", "--limit", "abc"]).exit_code == 2
+    assert runner.invoke(app, ["no-such-command"]).exit_code == 2
+
+
+def test_failure_exits_1_with_code(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["search", "流量", "--db", str(tmp_path / "r.db"), "--filter", "novalue", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"]["code"] == "E303"
+    result = runner.invoke(app, ["ingest", "tickets", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1 and "E101" in result.stderr
+
+
+def test_every_contract_command_exists() -> None:
+    for command in ("demo", "ingest", "label", "label-file", "search", "train", "eval", "taxonomy", "proposals", "triage", "report", "serve"):
+        assert runner.invoke(app, [command, "--help"]).exit_code == 0, command
+
+
+def test_label_file_streams_rows(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes("id,text\n1,营业厅排队太久了\n2,我的流量怎么扣了这么多钱\n".encode("gbk"))
+    dst = tmp_path / "out.jsonl"
+    summary = _json(runner.invoke(app, ["label-file", str(src), str(dst), "--json"]))
+    assert summary["rows"] == 2
+    rows = [json.loads(line) for line in dst.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["1", "2"]
+    assert rows[0]["labels"]["demand_category"][0]["label"].startswith("触点")
+    assert {"label", "score", "source", "evidence"} <= set(rows[1]["labels"]["demand_category"][0])
+
+
+def test_taxonomy_validate_json() -> None:
+    doc = _json(runner.invoke(app, ["taxonomy", "validate", "--json"]))
+    assert doc["valid"] and doc["facets"]["demand_category"] > 5
+
+
+def test_console_script_runs() -> None:
+    out = subprocess.run([sys.executable, "-m", "api", "--help"], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and "demo" in out.stdout

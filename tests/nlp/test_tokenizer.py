@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from api.pipeline import Components
+from nlp.dictionary import TelecomDictionary, fold_units
+from nlp.tokenizer import Tokenizer
+
+
+def test_telecom_terms_stay_whole(components: Components) -> None:
+    words = components.tokenizer.words("我想办理视频彩铃和携号转网，还有和彩云")
+    for term in ("视频彩铃", "携号转网", "和彩云"):
+        assert term in words
+
+
+def test_synonyms_fold_to_one_term(components: Components) -> None:
+    assert "流量" in components.tokenizer.words("移动数据用超了")
+    assert "10086" in components.tokenizer.words("打客服热线没人接")
+
+
+def test_units_fold() -> None:
+    assert fold_units("送3个G流量和500兆") == "送3GB流量和500MB"
+    assert fold_units("5G信号") == "5G信号"  # the network generation, not a volume
+
+
+def test_placeholders_are_one_token(components: Components) -> None:
+    assert "<手机号>" in components.tokenizer.words("我的号码<手机号>停机了")
+
+
+def test_dictionary_version_changes_with_content() -> None:
+    a = TelecomDictionary.build(["流量包"], {"移动数据": "流量"})
+    b = TelecomDictionary.build(["流量包"], {"移动数据": "流量"})
+    c = TelecomDictionary.build(["流量包", "副卡"], {"移动数据": "流量"})
+    assert a.version == b.version != c.version
+
+
+def test_tokenizers_do_not_share_dictionaries() -> None:
+    with_term = Tokenizer(TelecomDictionary.build(["魔百和"]))
+    without = Tokenizer(TelecomDictionary.build([]))
+    assert "魔百和" in with_term.words("魔百和卡顿")
+    assert "魔百和" not in without.words("魔百和卡顿")

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from radar.records import Record, Source, Turn, record_id
+
+
+def test_customer_text_is_the_customer_side_of_a_call() -> None:
+    rec = Record(
+        id="calls:1",
+        source=Source.CALLS,
+        source_id="1",
+        text="x",
+        turns=[Turn(speaker="agent", text="您好请讲"), Turn(speaker="customer", text="我要投诉流量")],
+    )
+    assert rec.customer_text() == "我要投诉流量"
+
+
+def test_customer_text_joins_title_and_body() -> None:
+    rec = Record(id="forms:1", source=Source.FORMS, source_id="1", title="建议", text="增加窗口")
+    assert rec.customer_text() == "建议。增加窗口"
+
+
+def test_record_id_and_hash_are_stable() -> None:
+    assert record_id("tickets", "GD1") == "tickets:GD1"
+    a = Record(id="t:1", source=Source.TICKETS, source_id="1", text="同样的文本")
+    b = Record(id="t:2", source=Source.TICKETS, source_id="2", text="同样的文本")
+    c = Record(id="t:3", source=Source.TICKETS, source_id="3", text="不同的文本")
+    assert a.content_hash == b.content_hash != c.content_hash
