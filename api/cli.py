@@ -311,9 +311,7 @@ def search(
     if not settings.db.exists():
         raise APIError(ErrorCode.E501, reason=f"no store at {settings.db}; run `radar demo` or `radar ingest` first", command="search")
     components = Components.build(settings)
-    request = SearchRequest(
-        query=query, filters=_parse_filters(filters or []), since=since, until=until, limit=limit, cursor=cursor, order=order
-    )
+    request = SearchRequest(query=query, filters=parsed_filters, since=since, until=until, limit=limit, cursor=cursor, order=order)
     with _open_store(settings) as store:
         doc = _response_json(components.backend(store).search(request))
     if as_json:

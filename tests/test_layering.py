@@ -44,6 +44,8 @@ def test_dependencies_point_one_way() -> None:
 
 
 def test_importing_nlp_and_taxonomy_does_not_import_torch() -> None:
-    code = "import sys, nlp, nlp.tokenizer, nlp.sentiment, taxonomy, taxonomy.labeler; print('torch' in sys.modules, 'jieba' in sys.modules)"
+    code = (
+        "import sys, nlp, nlp.tokenizer, nlp.sentiment, taxonomy, taxonomy.labeler; print('torch' in sys.modules, 'jieba' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False", "False"]

@@ -57,7 +57,20 @@ def test_failure_exits_1_with_code(tmp_path: Path) -> None:
 
 
 def test_every_contract_command_exists() -> None:
-    for command in ("demo", "ingest", "label", "label-file", "search", "train", "eval", "taxonomy", "proposals", "triage", "report", "serve"):
+    for command in (
+        "demo",
+        "ingest",
+        "label",
+        "label-file",
+        "search",
+        "train",
+        "eval",
+        "taxonomy",
+        "proposals",
+        "triage",
+        "report",
+        "serve",
+    ):
         assert runner.invoke(app, [command, "--help"]).exit_code == 0, command
 
 

@@ -5,8 +5,30 @@ from hypothesis import strategies as st
 
 from search.query import MAX_QUERY_CHARS, parse_query
 
-HOSTILE = ['"', '""', "(", ")", "*", ":", "AND", "OR", "NOT", "NEAR(a b)", "a OR", "OR OR", '-"', "-", "intent:",
-           "'; DROP TABLE records; --", '{"query": {"match_all": {}}}', "流量 AND (营业厅", "^", "\\", "\x00\x01", "😤" * 50]
+HOSTILE = [
+    '"',
+    '""',
+    "(",
+    ")",
+    "*",
+    ":",
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR(a b)",
+    "a OR",
+    "OR OR",
+    '-"',
+    "-",
+    "intent:",
+    "'; DROP TABLE records; --",
+    '{"query": {"match_all": {}}}',
+    "流量 AND (营业厅",
+    "^",
+    "\\",
+    "\x00\x01",
+    "😤" * 50,
+]
 
 
 def test_syntax() -> None:
