@@ -29,11 +29,12 @@ class ConvertOptions:
     max_text_chars: int = 200_000
 
 
-def _clean(text: str, is_html: bool = False) -> tuple[str, str]:
-    """(normalised masked text, original masked text)."""
-    original, _ = mask_pii(text)
+def _clean(text: str, is_html: bool = False) -> tuple[str, str | None]:
+    """(normalised masked text, original masked text or None when normalising changed nothing)."""
     cleaned, _ = mask_pii(normalize(text, is_html=is_html))
-    return cleaned, original
+    if cleaned == text.strip():
+        return cleaned, None
+    return cleaned, mask_pii(text)[0]
 
 
 def _date(data: dict[str, Any], key: str, warnings: list[str]) -> Any:
@@ -147,7 +148,7 @@ def to_record(row: RawRow, opts: ConvertOptions) -> Record | BadRow:
     source_id = to_str(row.data.get("source_id"))
     if not source_id:
         return BadRow.of(row, _raw(row), ErrorCode.E106, field="source_id")
-    total = sum(len(to_str(v)) for v in row.data.values() if isinstance(v, str))
+    total = sum(len(v) for v in row.data.values() if isinstance(v, str))
     if total > opts.max_text_chars:
         return BadRow.of(row, _raw(row)[:100_000], ErrorCode.E107, size=total, limit=opts.max_text_chars)
     warnings: list[str] = []

@@ -22,6 +22,7 @@ _CN_DATE = re.compile(
     r"(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?(?:\s*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})\s*秒?)?)?"
 )
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
+_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?[eE]\+?\d+")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 # Stored times are naive China Standard Time: operators report by local day, and exports
 # without an offset are local time already.
@@ -47,12 +48,17 @@ def to_str(value: Any) -> str:
     """Cell value as text; floats that hold integers (``1.3912345678E10``) lose their ``.0``."""
     if value is None:
         return ""
-    if isinstance(value, float):
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or not text[0].isdigit() or ("e" not in text and "E" not in text):
+            return text  # the fast path: ordinary text
+    elif isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime):
+    elif isinstance(value, datetime):
         return value.isoformat(sep=" ")
-    text = str(value).strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?[eE]\+?\d+", text):
+    else:
+        text = str(value).strip()
+    if _SCIENTIFIC.fullmatch(text):
         number = float(text)
         if number.is_integer():
             return str(int(number))

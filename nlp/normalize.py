@@ -22,31 +22,23 @@ _SPOKEN_G = re.compile(r"([二三四五六])[Gg](?![a-zA-Z])")
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
-def _fold_char(ch: str) -> str:
-    # NFKC on CJK punctuation would turn "，" into ","; we keep Chinese punctuation as
-    # written and fold only full-width ASCII letters, digits and the ideographic space.
-    code = ord(ch)
-    if 0xFF01 <= code <= 0xFF5E and (ch.isalnum() or ch in "％＋－．／：＠＃＆＊"):
-        return chr(code - 0xFEE0)
-    if code == 0x3000:
-        return " "
-    return ch
+def _width_table() -> dict[int, str]:
+    # NFKC on CJK punctuation would turn "，" into ","; we keep Chinese punctuation as written
+    # and fold only full-width ASCII letters, digits, a few symbols and the ideographic space.
+    table = {code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F) if chr(code).isalnum() or chr(code) in "％＋－．／：＠＃＆＊"}
+    table[0x3000] = " "
+    return table
+
+
+_WIDTH = _width_table()
+# compatibility ideographs and Kangxi radicals: NFKC maps them to the ordinary character
+_COMPAT = re.compile(r"[\uf900-\ufaff\u2f00-\u2fdf]")
 
 
 def _nfkc_safe(text: str) -> str:
-    """NFKC where it is safe: compatibility forms such as circled digits and ligatures."""
-    out = []
-    for ch in text:
-        folded = _fold_char(ch)
-        if folded != ch:
-            out.append(folded)
-        elif unicodedata.category(ch) in ("No", "So") or "\u2460" <= ch <= "\u24ff":
-            out.append(ch)  # ①, emoji and symbols carry meaning for readers; leave them
-        elif 0xF900 <= ord(ch) <= 0xFAFF or 0x2F00 <= ord(ch) <= 0x2FDF:
-            out.append(unicodedata.normalize("NFKC", ch))  # compatibility ideographs, radicals
-        else:
-            out.append(ch)
-    return "".join(out)
+    """NFKC where it is safe: width folding and compatibility ideographs; ①, emoji and symbols stay."""
+    text = text.translate(_WIDTH)
+    return _COMPAT.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
 
 
 @lru_cache(maxsize=1)

@@ -160,8 +160,13 @@ _SCANNERS: tuple[Callable[[str], list[PIIMatch]], ...] = (
 )
 
 
+_DIGITISH = re.compile(f"[0-9@]|[{''.join(SPOKEN_DIGITS)}]{{11}}")
+
+
 def find_pii(text: str) -> list[PIIMatch]:
     """All non-overlapping personal-data spans, in text order."""
+    if not _DIGITISH.search(text):
+        return []  # every kind of personal data here needs a digit, an @ or a spoken number
     taken: list[PIIMatch] = []
     for scan in _SCANNERS:
         for match in scan(text):
