@@ -163,25 +163,52 @@ def _print_summary(doc: dict[str, Any]) -> None:
 @app.command()
 @coded
 def ingest(
-    source: Annotated[str, typer.Argument(help="forum | calls | tickets | forms")],
-    path: Annotated[Path, typer.Argument(help="A file, or a folder of files of that source.")],
+    source: Annotated[str | None, typer.Argument(help="forum | calls | tickets | forms")] = None,
+    path_or_url: Annotated[str | None, typer.Argument(help="A file, a folder of files, or (forum) the API base URL.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="sources.yaml: several sources, each with its own cursor.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="calls: jsonl | sep | text (guessed from the suffix).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Force an encoding (default: UTF-8, GB18030, Big5 detected).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only items created at or after this time (ISO 8601).")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ingest one source: normalise, mask personal data, deduplicate, upsert; bad rows are quarantined."""
+    """Ingest a source: normalise, mask personal data, deduplicate, upsert; bad rows are quarantined."""
     from ingestion.convert import ConvertOptions
-    from ingestion.pipeline import ingest_path
+    from ingestion.pipeline import IngestReport, ingest_path
+    from ingestion.sources import ingest_config, ingest_forum_api, load_sources_config
 
     settings = _settings(db)
-    opts = ConvertOptions(secret=settings.pii_secret.get_secret_value(), max_text_chars=settings.max_text_chars)
-    with _open_store(settings) as store, progress_bar(f"ingest {source}", None, enabled=not as_json) as advance:
-        report = ingest_path(source, path, store, opts, fmt=fmt, encoding=encoding, batch_size=settings.batch_size, on_progress=advance)
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        out_console.print(report.to_dict())
+    opts = ConvertOptions.from_settings(settings)
+    if config is None and (source is None or path_or_url is None):
+        raise APIError(ErrorCode.E501, reason="give SOURCE and PATH_OR_URL, or --config FILE", command="ingest")
+    reports: dict[str, IngestReport] = {}
+    with _open_store(settings) as store, progress_bar("ingest", None, enabled=not as_json) as advance:
+        if config is not None:
+            reports = ingest_config(load_sources_config(config), store, opts, batch_size=settings.batch_size, on_progress=advance)
+        elif path_or_url is not None and path_or_url.startswith(("http://", "https://")):
+            if source != "forum":
+                raise APIError(ErrorCode.E501, reason="an HTTP API is supported for the forum source", command="ingest")
+            reports["forum"] = ingest_forum_api(path_or_url, store, opts, since=since, batch_size=settings.batch_size, on_progress=advance)
+        else:
+            assert source is not None and path_or_url is not None
+            reports[source] = ingest_path(
+                source,
+                Path(path_or_url),
+                store,
+                opts,
+                fmt=fmt,
+                encoding=encoding,
+                since=since,
+                batch_size=settings.batch_size,
+                on_progress=advance,
+            )
+    total = IngestReport()
+    for report in reports.values():
+        total.add(report)
+    doc = total.to_dict()
+    if config is not None:
+        doc["sources"] = {name: r.to_dict() for name, r in reports.items()}
+    print_json(doc) if as_json else out_console.print(doc)
 
 
 @app.command()

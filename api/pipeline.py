@@ -107,7 +107,7 @@ SAMPLE_FORMATS: dict[str, str | None] = {"forum": None, "calls": None, "tickets"
 
 def ingest_sample(store: Store, sample_dir: Path, settings: Settings, on_progress: Progress | None = None) -> dict[str, IngestReport]:
     """Ingest every file of the sample folders, one source at a time."""
-    opts = ConvertOptions(secret=settings.pii_secret.get_secret_value(), max_text_chars=settings.max_text_chars)
+    opts = ConvertOptions.from_settings(settings)
     reports = {}
     for source in ("forum", "calls", "tickets", "forms"):
         reports[source] = ingest_path(source, sample_dir / source, store, opts, batch_size=settings.batch_size, on_progress=on_progress)

@@ -12,12 +12,12 @@ from typing import Any
 from ingestion.formats import parse_bool, parse_datetime, to_str
 from ingestion.rows import BadRow, RawRow
 from nlp.normalize import html_to_text, normalize
-from nlp.pii import customer_key, mask_pii
+from nlp.pii import customer_key, find_pii, mask_pii
 from nlp.speakers import infer_speakers
 from radar.errors import ErrorCode
 from radar.records import Record, Source, TicketFields, Turn, content_hash, record_id
 
-__all__ = ["ConvertOptions", "dedup_key", "to_record"]
+__all__ = ["ConvertOptions", "dedup_key", "raw_identifiers", "to_record"]
 
 _QUOTE = re.compile(r"<blockquote\b[^>]*>(.*?)</blockquote\s*>", re.IGNORECASE | re.DOTALL)
 _TYPE_SPLIT = re.compile(r"\s*(?:>>|->|→|>|/|\\|－|—|-)\s*")
@@ -27,6 +27,15 @@ _TYPE_SPLIT = re.compile(r"\s*(?:>>|->|→|>|/|\\|－|—|-)\s*")
 class ConvertOptions:
     secret: str
     max_text_chars: int = 200_000
+    keep_raw_identifiers: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ConvertOptions:
+        return cls(
+            secret=settings.pii_secret.get_secret_value(),
+            max_text_chars=settings.max_text_chars,
+            keep_raw_identifiers=settings.keep_raw_identifiers,
+        )
 
 
 def _clean(text: str, is_html: bool = False) -> tuple[str, str | None]:
@@ -164,6 +173,25 @@ def to_record(row: RawRow, opts: ConvertOptions) -> Record | BadRow:
         customer_key=customer_key(to_str(row.data.get("phone")), opts.secret),
         **fields,
     )
+
+
+def raw_identifiers(row: RawRow) -> list[tuple[str, str]]:
+    """Personal identifiers of a row in clear: the phone field and what the masker finds in texts."""
+    found: list[tuple[str, str]] = []
+    phone = to_str(row.data.get("phone"))
+    if phone:
+        found.append(("phone_field", phone))
+    for value in row.data.values():
+        texts = (
+            [value]
+            if isinstance(value, str)
+            else [to_str(t.get("text")) for t in value if isinstance(t, dict)]
+            if isinstance(value, list)
+            else []
+        )
+        for text in texts:
+            found.extend((m.kind, m.value) for m in find_pii(text))
+    return found
 
 
 def dedup_key(record: Record) -> str:

@@ -48,6 +48,9 @@ class ErrorCode(Enum):
     E108 = ("Unreadable date '{value}'", "Use ISO 8601 (2026-10-01 12:00:00) or a common Chinese date format.")
     E109 = ("Unknown source '{source}'", "Use one of: {options}.")
     E110 = ("File {path} has no header row with a text column", "Expected one of {columns} in the first rows.")
+    E111 = ("Source {url} failed after {attempts} attempts: {reason}", "Check the service; re-run later, the cursor kept its place.")
+    E112 = ("Invalid sources config {path}: {reason}", "Fix the YAML; see README 'Ingesting several sources'.")
+    E113 = ("SQL source {url} cannot be read: {reason}", "Check the URL, the table or query, and the cursor column.")
     # E2xx nlp / taxonomy
     E201 = ("Taxonomy file {path} is invalid: {reason}", "Fix the YAML; `radar taxonomy validate {path}` lists every problem.")
     E202 = ("Label '{label}' has unknown parent '{parent}' in facet '{facet}'", "Define the parent first or fix its id.")

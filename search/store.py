@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nlp.simhash import MAX_DISTANCE, bands, hamming
 from radar.errors import ErrorCode, SearchError
 from radar.records import Label, Record
 
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS records (
     body TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     dedup_key TEXT NOT NULL,
+    simhash INTEGER,
     duplicate_of TEXT,
     labelled_hash TEXT,
     taxonomy_version TEXT,
@@ -49,6 +51,17 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_source ON records(source, created_at);
 CREATE INDEX IF NOT EXISTS records_customer ON records(customer_key);
 CREATE INDEX IF NOT EXISTS records_dedup ON records(dedup_key);
+CREATE TABLE IF NOT EXISTS simhash_bands (
+    band INTEGER NOT NULL,
+    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
+    PRIMARY KEY (band, record_rowid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS raw_identifiers (
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (record_id, kind, value)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS labels (
     record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
     facet TEXT NOT NULL,
@@ -105,6 +118,7 @@ def _now() -> str:
 
 class UpsertOutcome:
     INGESTED = "ingested"
+    NEAR_DUPLICATE = "near_duplicate"  # a new record, linked to the record it nearly repeats
     UPDATED = "updated"
     DUPLICATE = "duplicate"
 
@@ -184,35 +198,70 @@ class Store:
 
     # -- records ----------------------------------------------------------------------------
 
-    def upsert(self, record: Record, dedup_key: str) -> str:
-        """Insert or update by (source, source id); exact repeats are kept and linked.
+    def upsert(self, record: Record, dedup_key: str, simhash: int | None = None) -> str:
+        """Insert or update by (source, source id); exact and near repeats are kept and linked.
 
         Returns one of ``UpsertOutcome``. Call inside ``transaction()``.
         """
-        row = self.conn.execute("SELECT rowid, content_hash, body FROM records WHERE id = ?", (record.id,)).fetchone()
+        row = self.conn.execute("SELECT rowid, body FROM records WHERE id = ?", (record.id,)).fetchone()
         now = _now()
         if row is None:
-            dup = self.conn.execute(
-                "SELECT id FROM records WHERE dedup_key = ? AND id != ? ORDER BY rowid LIMIT 1", (dedup_key, record.id)
-            ).fetchone()
-            if dup is not None:
-                record = record.model_copy(update={"duplicate_of": dup[0]})
-            self.conn.execute(
-                "INSERT INTO records(id, source, source_id, channel, created_at, region, customer_key, title, text, body,"
-                " content_hash, dedup_key, duplicate_of, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*self._columns(record), dedup_key, record.duplicate_of, now, now),
-            )
-            return UpsertOutcome.DUPLICATE if dup is not None else UpsertOutcome.INGESTED
-        old = Record.model_validate_json(row["body"])
+            return self._insert(record, dedup_key, simhash, now)
         if _body(record) == row["body"]:
             return UpsertOutcome.DUPLICATE
-        self._record_history(old, record, now)
+        self._record_history(Record.model_validate_json(row["body"]), record, now)
         self.conn.execute(
             "UPDATE records SET source=?, source_id=?, channel=?, created_at=?, region=?, customer_key=?, title=?, text=?,"
-            " body=?, content_hash=?, dedup_key=?, updated_at=? WHERE id = ?",
-            (*self._columns(record)[1:], dedup_key, now, record.id),
+            " body=?, content_hash=?, dedup_key=?, simhash=?, updated_at=? WHERE id = ?",
+            (*self._columns(record)[1:], dedup_key, simhash, now, record.id),
         )
+        self.conn.execute("DELETE FROM simhash_bands WHERE record_rowid = ?", (row["rowid"],))
+        self._add_bands(row["rowid"], simhash)
         return UpsertOutcome.UPDATED
+
+    def _insert(self, record: Record, dedup_key: str, simhash: int | None, now: str) -> str:
+        dup = self.conn.execute(
+            "SELECT id FROM records WHERE dedup_key = ? AND id != ? ORDER BY rowid LIMIT 1", (dedup_key, record.id)
+        ).fetchone()
+        outcome = UpsertOutcome.DUPLICATE if dup is not None else UpsertOutcome.INGESTED
+        duplicate_of = dup[0] if dup is not None else None
+        if duplicate_of is None and simhash is not None:
+            duplicate_of = self.near_duplicate_of(record.source.value, simhash)
+            outcome = UpsertOutcome.NEAR_DUPLICATE if duplicate_of else outcome
+        cur = self.conn.execute(
+            "INSERT INTO records(id, source, source_id, channel, created_at, region, customer_key, title, text, body,"
+            " content_hash, dedup_key, simhash, duplicate_of, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*self._columns(record), dedup_key, simhash, duplicate_of, now, now),
+        )
+        self._add_bands(int(cur.lastrowid or 0), simhash)
+        return outcome
+
+    def near_duplicate_of(self, source: str, simhash: int) -> str | None:
+        """The earliest record of the same source whose SimHash is within MAX_DISTANCE bits."""
+        keys = bands(simhash)
+        rows = self.conn.execute(
+            f"SELECT r.id, r.simhash FROM simhash_bands b JOIN records r ON r.rowid = b.record_rowid "
+            f"WHERE b.band IN ({','.join('?' * len(keys))}) AND r.source = ? AND r.duplicate_of IS NULL "
+            f"ORDER BY r.rowid LIMIT 200",
+            (*keys, source),
+        ).fetchall()
+        for r in rows:
+            if r["simhash"] is not None and hamming(r["simhash"], simhash) <= MAX_DISTANCE:
+                return str(r["id"])
+        return None
+
+    def _add_bands(self, rowid: int, simhash: int | None) -> None:
+        if simhash is not None and simhash != 0:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO simhash_bands(band, record_rowid) VALUES (?, ?)", [(b, rowid) for b in bands(simhash)]
+            )
+
+    def keep_raw_identifiers(self, record_id: str, identifiers: list[tuple[str, str]]) -> None:
+        """Raw phone numbers and the like, only when configured; read by privileged roles only."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO raw_identifiers(record_id, kind, value) VALUES (?, ?, ?)",
+            [(record_id, kind, value) for kind, value in identifiers],
+        )
 
     @staticmethod
     def _columns(record: Record) -> tuple[Any, ...]:

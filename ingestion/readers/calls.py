@@ -12,7 +12,7 @@ from ingestion.formats import read_table, read_text, to_str
 from ingestion.rows import BadRow, RawRow
 from radar.errors import ErrorCode
 
-__all__ = ["read_calls"]
+__all__ = ["read_calls", "turns_from_transcript"]
 
 _PREFIX = re.compile(r"^\s*(坐席|客服|话务员|agent|客户|用户|customer)\s*[:：]\s*(.*)$", re.IGNORECASE)
 _HEADER = re.compile(r"^\s*(通话编号|call_id|通话ID)\s*[:：]\s*(\S+)", re.IGNORECASE)
@@ -31,6 +31,22 @@ def read_calls(path: Path, encoding: str | None = None, fmt: str | None = None) 
         from radar.errors import IngestionError
 
         raise IngestionError(ErrorCode.E103, fmt=shape, source="calls", options="jsonl, sep, text")
+
+
+def turns_from_transcript(text: str) -> list[dict[str, str]]:
+    """Turns from a transcript held in one field: ``[SEP]``-joined, or ``坐席：``/``客户：`` lines."""
+    if "[SEP]" in text:
+        return [{"speaker": "unknown", "text": t.strip()} for t in text.split("[SEP]") if t.strip()]
+    turns: list[dict[str, str]] = []
+    for line in text.splitlines():
+        if (m := _PREFIX.match(line)) is not None:
+            speaker = "agent" if m.group(1).lower() in _AGENT_WORDS else "customer"
+            turns.append({"speaker": speaker, "text": m.group(2).strip()})
+        elif line.strip() and turns:
+            turns[-1]["text"] += line.strip()
+        elif line.strip():
+            turns.append({"speaker": "unknown", "text": line.strip()})
+    return turns
 
 
 def _guess_shape(path: Path) -> str:
