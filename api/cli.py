@@ -198,6 +198,7 @@ def ingest(
                 opts,
                 fmt=fmt,
                 encoding=encoding,
+                workers=settings.workers,
                 since=since,
                 batch_size=settings.batch_size,
                 on_progress=advance,

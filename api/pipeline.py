@@ -110,5 +110,7 @@ def ingest_sample(store: Store, sample_dir: Path, settings: Settings, on_progres
     opts = ConvertOptions.from_settings(settings)
     reports = {}
     for source in ("forum", "calls", "tickets", "forms"):
-        reports[source] = ingest_path(source, sample_dir / source, store, opts, batch_size=settings.batch_size, on_progress=on_progress)
+        reports[source] = ingest_path(
+            source, sample_dir / source, store, opts, batch_size=settings.batch_size, on_progress=on_progress, workers=settings.workers
+        )
     return reports

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,12 +19,14 @@ from ingestion.readers.tickets import read_tickets
 from ingestion.rows import BadRow, RawRow
 from nlp.simhash import simhash
 from radar.errors import ErrorCode, IngestionError
-from radar.records import Source
+from radar.records import Record, Source
 from search.store import Store, UpsertOutcome
 
 __all__ = ["CursorSpec", "IngestReport", "export_quarantine", "ingest_path", "ingest_rows", "read_source"]
 
 logger = logging.getLogger(__name__)
+
+PARALLEL_MIN_BYTES = 1 << 20
 
 
 @dataclass
@@ -79,6 +83,58 @@ class CursorSpec:
     ordered: bool = False  # rows arrive in cursor order: the last value wins (else the greatest)
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A row after the pure, CPU-heavy part of ingestion (done in worker processes when asked)."""
+
+    item: RawRow | BadRow
+    outcome: Record | BadRow
+    dedup_key: str | None = None
+    simhash: int | None = None
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def prepare_batch(batch: list[RawRow | BadRow], opts: ConvertOptions) -> list[Prepared]:
+    """Convert, hash and (when configured) collect raw identifiers. Pure: safe in any process."""
+    out = []
+    for item in batch:
+        outcome = to_record(item, opts) if isinstance(item, RawRow) else item
+        if isinstance(outcome, BadRow):
+            out.append(Prepared(item, outcome))
+            continue
+        ids = raw_identifiers(item) if opts.keep_raw_identifiers and isinstance(item, RawRow) else []
+        out.append(Prepared(item, outcome, dedup_key(outcome), simhash(outcome.text), ids))
+    return out
+
+
+def _batches(rows: Iterable[RawRow | BadRow], size: int, report: IngestReport) -> Iterator[list[RawRow | BadRow]]:
+    batch: list[RawRow | BadRow] = []
+    for row in rows:
+        report.read += 1
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _prepared(batches: Iterator[list[RawRow | BadRow]], opts: ConvertOptions, workers: int) -> Iterator[list[Prepared]]:
+    """Prepared batches in input order; with workers > 1 a few batches run ahead in other processes."""
+    if workers <= 1:
+        for batch in batches:
+            yield prepare_batch(batch, opts)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[list[Prepared]]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(prepare_batch, batch, opts))
+            if len(pending) >= 2 * workers:  # bounded look-ahead: memory stays flat on any input size
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def ingest_rows(
     rows: Iterable[RawRow | BadRow],
     store: Store,
@@ -87,46 +143,40 @@ def ingest_rows(
     batch_size: int = 500,
     on_progress: Callable[[int], None] | None = None,
     cursor: CursorSpec | None = None,
+    workers: int = 1,
 ) -> tuple[IngestReport, list[BadRow]]:
-    """Convert and upsert rows; every batch commits as one transaction (with its cursor)."""
-    report, bad_rows = IngestReport(), []
-    batch: list[RawRow | BadRow] = []
-    position = store.get_cursor(cursor.name) if cursor else None
+    """Convert and upsert rows; every batch commits as one transaction, with its cursor.
 
-    def flush() -> None:
-        nonlocal position
+    Conversion is pure and may run in ``workers`` processes; writes stay in this process, in
+    input order, so the result is the same for any number of workers.
+    """
+    report, bad_rows = IngestReport(), []
+    position = store.get_cursor(cursor.name) if cursor else None
+    for prepared in _prepared(_batches(rows, batch_size, report), opts, workers):
         with store.transaction():
-            for item in batch:
-                bad = _ingest_one(item, store, opts, report)
+            for p in prepared:
+                bad = _write_one(p, store, report)
                 if bad is not None:
                     bad_rows.append(bad)
-                if cursor and isinstance(item, RawRow):
-                    value = cursor.value_of(item)
+                if cursor and isinstance(p.item, RawRow):
+                    value = cursor.value_of(p.item)
                     if value is not None:
                         position = value if cursor.ordered or position is None else max(position, value)
             if cursor and position:
                 store.set_cursor(cursor.name, position)
         if on_progress:
-            on_progress(len(batch))
-        batch.clear()
-
-    for row in rows:
-        report.read += 1
-        batch.append(row)
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
+            on_progress(len(prepared))
     return report, bad_rows
 
 
-def _ingest_one(item: RawRow | BadRow, store: Store, opts: ConvertOptions, report: IngestReport) -> BadRow | None:
-    outcome = to_record(item, opts) if isinstance(item, RawRow) else item
-    if isinstance(outcome, BadRow):
-        store.quarantine(outcome.source, outcome.file, outcome.location, outcome.raw, outcome.code, outcome.message)
+def _write_one(p: Prepared, store: Store, report: IngestReport) -> BadRow | None:
+    if isinstance(p.outcome, BadRow):
+        bad = p.outcome
+        store.quarantine(bad.source, bad.file, bad.location, bad.raw, bad.code, bad.message)
         report.quarantined += 1
-        return outcome
-    result = store.upsert(outcome, dedup_key(outcome), simhash(outcome.text))
+        return bad
+    assert p.dedup_key is not None
+    result = store.upsert(p.outcome, p.dedup_key, p.simhash)
     if result in (UpsertOutcome.INGESTED, UpsertOutcome.NEAR_DUPLICATE):
         report.ingested += 1
         report.near_duplicates += result == UpsertOutcome.NEAR_DUPLICATE
@@ -134,8 +184,8 @@ def _ingest_one(item: RawRow | BadRow, store: Store, opts: ConvertOptions, repor
         report.updated += 1
     else:
         report.duplicates += 1
-    if opts.keep_raw_identifiers and isinstance(item, RawRow):
-        store.keep_raw_identifiers(outcome.id, raw_identifiers(item))
+    if p.identifiers:
+        store.keep_raw_identifiers(p.outcome.id, p.identifiers)
     return None
 
 
@@ -176,6 +226,7 @@ def ingest_path(
     since: str | None = None,
     batch_size: int = 500,
     on_progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> IngestReport:
     """Ingest one file (or every file of a folder) of one source.
 
@@ -187,7 +238,9 @@ def ingest_path(
         rows = read_source(source, file, fmt, encoding)
         if since:
             rows = _since(rows, since)
-        report, bad = ingest_rows(rows, store, opts, batch_size=batch_size, on_progress=on_progress)
+        # worker processes pay for themselves only on large files
+        file_workers = workers if file.stat().st_size >= PARALLEL_MIN_BYTES else 1
+        report, bad = ingest_rows(rows, store, opts, batch_size=batch_size, on_progress=on_progress, workers=file_workers)
         report.files.append(str(file))
         if bad:
             folder = store.path.parent / f"{store.path.stem}-quarantine"

@@ -15,7 +15,6 @@ __all__ = ["BANDS", "MAX_DISTANCE", "bands", "hamming", "simhash"]
 
 BANDS = 4  # 4 bands of 16 bits: two hashes within 3 bits share at least one band exactly
 MAX_DISTANCE = 3
-_BITS = np.arange(64, dtype=np.uint64)
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 
@@ -41,9 +40,10 @@ def simhash(text: str, n: int = 3) -> int:
         grams = np.zeros(len(codes) - n + 1, dtype=np.uint64)
         for i in range(n):
             grams = grams * np.uint64(1_000_003) + codes[i : len(codes) - n + 1 + i]
-    hashes = _splitmix64(grams)
-    votes = ((hashes[:, None] >> _BITS) & np.uint64(1)).sum(axis=0, dtype=np.int64) * 2 - len(hashes)
-    value = int(np.packbits((votes > 0)[::-1]).view(">u8")[0])
+    hashes = _splitmix64(grams).astype("<u8")
+    bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")  # bit i of each hash
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(hashes)
+    value = int(np.packbits(votes > 0, bitorder="little").view("<u8")[0])
     return value - (1 << 64) if value >= 1 << 63 else value
 
 

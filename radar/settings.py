@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=200_000, description="Texts longer than this are quarantined.")
     review_threshold: float = Field(default=0.45, description="Below this confidence a facet is marked needs_review.")
     batch_size: int = Field(default=500, description="Records per transaction when ingesting and labelling.")
+    workers: int = Field(default=2, ge=1, description="Processes for the CPU-heavy part of ingestion.")
     es_url: SecretStr | None = Field(default=None, description="Elasticsearch URL for the scale-out backend.")
     search_backend: str = Field(default="sqlite", description="'sqlite' (embedded) or 'elasticsearch'.")
 

@@ -233,16 +233,17 @@ class Store:
             " content_hash, dedup_key, simhash, duplicate_of, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (*self._columns(record), dedup_key, simhash, duplicate_of, now, now),
         )
-        self._add_bands(int(cur.lastrowid or 0), simhash)
+        if duplicate_of is None:  # only originals are candidates: buckets stay as small as the number of themes
+            self._add_bands(int(cur.lastrowid or 0), simhash)
         return outcome
 
     def near_duplicate_of(self, source: str, simhash: int) -> str | None:
         """The earliest record of the same source whose SimHash is within MAX_DISTANCE bits."""
         keys = bands(simhash)
+        # CROSS JOIN fixes the join order: a few band hits first, never a scan of the source's records
         rows = self.conn.execute(
-            f"SELECT r.id, r.simhash FROM simhash_bands b JOIN records r ON r.rowid = b.record_rowid "
-            f"WHERE b.band IN ({','.join('?' * len(keys))}) AND r.source = ? AND r.duplicate_of IS NULL "
-            f"ORDER BY r.rowid LIMIT 200",
+            f"SELECT r.id, r.simhash FROM simhash_bands b CROSS JOIN records r ON r.rowid = b.record_rowid "
+            f"WHERE b.band IN ({','.join('?' * len(keys))}) AND r.source = ? ORDER BY r.rowid LIMIT 200",
             (*keys, source),
         ).fetchall()
         for r in rows:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ingestion.sample.themes import CITIES, THEMES, Theme
 
-__all__ = ["SampleSpec", "generate_samples"]
+__all__ = ["SampleSpec", "generate_samples", "write_calls_jsonl", "write_ticket_csv", "write_ticket_xlsx"]
 
 _PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "182", "183", "187", "188", "198")
 _SPOKEN = dict(zip("0123456789", "零幺二三四五六七八九", strict=True))
@@ -310,3 +310,55 @@ def generate_samples(out: Path, spec: SampleSpec | None = None) -> dict[str, lis
     _tickets(g, out)
     _forms(g, out)
     return {name: sorted((out / name).iterdir()) for name in ("forum", "calls", "tickets", "forms")}
+
+
+def write_ticket_csv(path: Path, n: int, seed: int = 7, encoding: str = "gbk") -> Path:
+    """A large SYNTHETIC ticket export (for benchmarks and crash tests), deterministic."""
+    g = _Gen(SampleSpec(seed=seed, customers=max(100, n // 4)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding=encoding, errors="replace", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(_TICKET_HEADER)
+        for start in range(0, n, 10_000):
+            writer.writerows(_ticket_rows(g, min(10_000, n - start), start))
+    return path
+
+
+def write_ticket_xlsx(path: Path, n: int, seed: int = 7) -> Path:
+    """The same export as XLSX (written in openpyxl's streaming mode)."""
+    import openpyxl
+
+    g = _Gen(SampleSpec(seed=seed, customers=max(100, n // 4)))
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("投诉工单")
+    sheet.append(_TICKET_HEADER)
+    for start in range(0, n, 10_000):
+        for row in _ticket_rows(g, min(10_000, n - start), start):
+            sheet.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def write_calls_jsonl(path: Path, n: int, seed: int = 7) -> Path:
+    """A large SYNTHETIC JSONL call export with speaker-labelled turns."""
+    g = _Gen(SampleSpec(seed=seed, customers=max(100, n // 4)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            theme, phone, start = g.theme(), g.phone(), g.when()
+            turns = [{"speaker": s, "text": t} for s, t in _turns(g, theme, phone)]
+            fh.write(
+                json.dumps(
+                    {
+                        "call_id": f"B{i:08d}",
+                        "started_at": start.isoformat(sep=" "),
+                        "msisdn": phone,
+                        "region": g.rng.choice(CITIES),
+                        "turns": turns,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    return path
