@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,8 +21,8 @@ from ingestion.readers.tickets import read_tickets
 from ingestion.rows import BadRow, RawRow
 from nlp.simhash import simhash
 from radar.errors import ErrorCode, IngestionError
-from radar.records import Record, Source
-from search.store import Store, UpsertOutcome
+from radar.records import Source
+from search.store import RecordRow, Store, UpsertOutcome, record_row
 
 __all__ = ["CursorSpec", "IngestReport", "export_quarantine", "ingest_path", "ingest_rows", "read_source"]
 
@@ -88,9 +90,7 @@ class Prepared:
     """A row after the pure, CPU-heavy part of ingestion (done in worker processes when asked)."""
 
     item: RawRow | BadRow
-    outcome: Record | BadRow
-    dedup_key: str | None = None
-    simhash: int | None = None
+    outcome: RecordRow | BadRow
     identifiers: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -103,8 +103,17 @@ def prepare_batch(batch: list[RawRow | BadRow], opts: ConvertOptions) -> list[Pr
             out.append(Prepared(item, outcome))
             continue
         ids = raw_identifiers(item) if opts.keep_raw_identifiers and isinstance(item, RawRow) else []
-        out.append(Prepared(item, outcome, dedup_key(outcome), simhash(outcome.text), ids))
+        out.append(Prepared(item, record_row(outcome, dedup_key(outcome), simhash(outcome.text)), ids))
     return out
+
+
+def _die_with_parent() -> None:
+    """Workers end with the ingest process, even when it is killed with SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _batches(rows: Iterable[RawRow | BadRow], size: int, report: IngestReport) -> Iterator[list[RawRow | BadRow]]:
@@ -125,7 +134,7 @@ def _prepared(batches: Iterator[list[RawRow | BadRow]], opts: ConvertOptions, wo
         for batch in batches:
             yield prepare_batch(batch, opts)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
         pending: deque[Future[list[Prepared]]] = deque()
         for batch in batches:
             pending.append(pool.submit(prepare_batch, batch, opts))
@@ -154,8 +163,9 @@ def ingest_rows(
     position = store.get_cursor(cursor.name) if cursor else None
     for prepared in _prepared(_batches(rows, batch_size, report), opts, workers):
         with store.transaction():
+            known = store.lookup([p.outcome.record.id for p in prepared if isinstance(p.outcome, RecordRow)])
             for p in prepared:
-                bad = _write_one(p, store, report)
+                bad = _write_one(p, store, report, known)
                 if bad is not None:
                     bad_rows.append(bad)
                 if cursor and isinstance(p.item, RawRow):
@@ -169,14 +179,13 @@ def ingest_rows(
     return report, bad_rows
 
 
-def _write_one(p: Prepared, store: Store, report: IngestReport) -> BadRow | None:
+def _write_one(p: Prepared, store: Store, report: IngestReport, known: dict[str, tuple[int, str]]) -> BadRow | None:
     if isinstance(p.outcome, BadRow):
         bad = p.outcome
         store.quarantine(bad.source, bad.file, bad.location, bad.raw, bad.code, bad.message)
         report.quarantined += 1
         return bad
-    assert p.dedup_key is not None
-    result = store.upsert(p.outcome, p.dedup_key, p.simhash)
+    result = store.upsert_row(p.outcome, known)
     if result in (UpsertOutcome.INGESTED, UpsertOutcome.NEAR_DUPLICATE):
         report.ingested += 1
         report.near_duplicates += result == UpsertOutcome.NEAR_DUPLICATE
@@ -185,7 +194,7 @@ def _write_one(p: Prepared, store: Store, report: IngestReport) -> BadRow | None
     else:
         report.duplicates += 1
     if p.identifiers:
-        store.keep_raw_identifiers(p.outcome.id, p.identifiers)
+        store.keep_raw_identifiers(p.outcome.record.id, p.identifiers)
     return None
 
 

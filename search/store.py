@@ -11,6 +11,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from nlp.simhash import MAX_DISTANCE, bands, hamming
 from radar.errors import ErrorCode, SearchError
 from radar.records import Label, Record
 
-__all__ = ["SCHEMA_VERSION", "Store", "UpsertOutcome"]
+__all__ = ["SCHEMA_VERSION", "RecordRow", "Store", "UpsertOutcome", "record_row"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_source ON records(source, created_at);
 CREATE INDEX IF NOT EXISTS records_customer ON records(customer_key);
 CREATE INDEX IF NOT EXISTS records_dedup ON records(dedup_key);
+CREATE INDEX IF NOT EXISTS records_simhash ON records(simhash) WHERE duplicate_of IS NULL;
 CREATE TABLE IF NOT EXISTS simhash_bands (
     band INTEGER NOT NULL,
     record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
@@ -129,6 +131,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._batch_now: str | None = None
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
@@ -168,6 +171,7 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic batch: everything inside commits together or not at all."""
         self.conn.execute("BEGIN IMMEDIATE")
+        self._batch_now = _now()  # one timestamp per transaction: rows committed together say so
         try:
             yield self.conn
         except BaseException:
@@ -203,42 +207,68 @@ class Store:
 
         Returns one of ``UpsertOutcome``. Call inside ``transaction()``.
         """
-        row = self.conn.execute("SELECT rowid, body FROM records WHERE id = ?", (record.id,)).fetchone()
-        now = _now()
-        if row is None:
-            return self._insert(record, dedup_key, simhash, now)
-        if _body(record) == row["body"]:
+        return self.upsert_row(record_row(record, dedup_key, simhash))
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Existing records by id: (rowid, body). One query for a whole batch."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT id, rowid, body FROM records WHERE id IN ({marks})", list(ids)).fetchall()
+        return {r["id"]: (int(r["rowid"]), str(r["body"])) for r in rows}
+
+    def upsert_row(self, row: RecordRow, known: dict[str, tuple[int, str]] | None = None) -> str:
+        """``upsert`` for a prepared row. ``known`` is ``lookup()`` of the batch, kept current here."""
+        record = row.record
+        if known is None:
+            known = self.lookup([record.id])
+        existing = known.get(record.id)
+        now = self._batch_now or _now()
+        if existing is None:
+            outcome, rowid = self._insert(row, now)
+            known[record.id] = (rowid, row.body)
+            return outcome
+        rowid, body = existing
+        if row.body == body:
             return UpsertOutcome.DUPLICATE
-        self._record_history(Record.model_validate_json(row["body"]), record, now)
+        self._record_history(Record.model_validate_json(body), record, now)
         self.conn.execute(
             "UPDATE records SET source=?, source_id=?, channel=?, created_at=?, region=?, customer_key=?, title=?, text=?,"
             " body=?, content_hash=?, dedup_key=?, simhash=?, updated_at=? WHERE id = ?",
-            (*self._columns(record)[1:], dedup_key, simhash, now, record.id),
+            (*row.columns[1:], row.dedup_key, row.simhash, now, record.id),
         )
-        self.conn.execute("DELETE FROM simhash_bands WHERE record_rowid = ?", (row["rowid"],))
-        self._add_bands(row["rowid"], simhash)
+        self.conn.execute("DELETE FROM simhash_bands WHERE record_rowid = ?", (rowid,))
+        self._add_bands(rowid, row.simhash)
+        known[record.id] = (rowid, row.body)
         return UpsertOutcome.UPDATED
 
-    def _insert(self, record: Record, dedup_key: str, simhash: int | None, now: str) -> str:
+    def _insert(self, row: RecordRow, now: str) -> tuple[str, int]:
+        record = row.record
         dup = self.conn.execute(
-            "SELECT id FROM records WHERE dedup_key = ? AND id != ? ORDER BY rowid LIMIT 1", (dedup_key, record.id)
+            "SELECT id FROM records WHERE dedup_key = ? AND id != ? ORDER BY rowid LIMIT 1", (row.dedup_key, record.id)
         ).fetchone()
         outcome = UpsertOutcome.DUPLICATE if dup is not None else UpsertOutcome.INGESTED
         duplicate_of = dup[0] if dup is not None else None
-        if duplicate_of is None and simhash is not None:
-            duplicate_of = self.near_duplicate_of(record.source.value, simhash)
+        if duplicate_of is None and row.simhash is not None:
+            duplicate_of = self.near_duplicate_of(record.source.value, row.simhash)
             outcome = UpsertOutcome.NEAR_DUPLICATE if duplicate_of else outcome
         cur = self.conn.execute(
             "INSERT INTO records(id, source, source_id, channel, created_at, region, customer_key, title, text, body,"
             " content_hash, dedup_key, simhash, duplicate_of, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (*self._columns(record), dedup_key, simhash, duplicate_of, now, now),
+            (*row.columns, row.dedup_key, row.simhash, duplicate_of, now, now),
         )
+        rowid = int(cur.lastrowid or 0)
         if duplicate_of is None:  # only originals are candidates: buckets stay as small as the number of themes
-            self._add_bands(int(cur.lastrowid or 0), simhash)
-        return outcome
+            self._add_bands(rowid, row.simhash)
+        return outcome, rowid
 
     def near_duplicate_of(self, source: str, simhash: int) -> str | None:
         """The earliest record of the same source whose SimHash is within MAX_DISTANCE bits."""
+        same = self.conn.execute(  # templated texts usually hash identically: one index probe
+            "SELECT id FROM records WHERE simhash = ? AND duplicate_of IS NULL AND source = ? ORDER BY rowid LIMIT 1", (simhash, source)
+        ).fetchone()
+        if same is not None:
+            return str(same[0])
         keys = bands(simhash)
         # CROSS JOIN fixes the join order: a few band hits first, never a scan of the source's records
         rows = self.conn.execute(
@@ -262,23 +292,6 @@ class Store:
         self.conn.executemany(
             "INSERT OR IGNORE INTO raw_identifiers(record_id, kind, value) VALUES (?, ?, ?)",
             [(record_id, kind, value) for kind, value in identifiers],
-        )
-
-    @staticmethod
-    def _columns(record: Record) -> tuple[Any, ...]:
-        body = _body(record)
-        return (
-            record.id,
-            record.source.value,
-            record.source_id,
-            record.channel,
-            _iso(record.created_at),
-            record.region,
-            record.customer_key,
-            record.title,
-            record.text,
-            body,
-            record.content_hash,
         )
 
     def _record_history(self, old: Record, new: Record, now: str) -> None:
@@ -411,6 +424,37 @@ class Store:
         if table not in {"records", "quarantine", "labels", "needs_review", "jobs"}:
             raise ValueError(table)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """A record with its stored columns computed: pure, so worker processes can prepare it."""
+
+    record: Record
+    columns: tuple[Any, ...]  # id .. content_hash, in the records table's order (body included)
+    dedup_key: str
+    simhash: int | None
+
+    @property
+    def body(self) -> str:
+        return str(self.columns[9])
+
+
+def record_row(record: Record, dedup_key: str, simhash: int | None = None) -> RecordRow:
+    columns = (
+        record.id,
+        record.source.value,
+        record.source_id,
+        record.channel,
+        _iso(record.created_at),
+        record.region,
+        record.customer_key,
+        record.title,
+        record.text,
+        _body(record),
+        record.content_hash,
+    )
+    return RecordRow(record, columns, dedup_key, simhash)
 
 
 def _body(record: Record) -> str:

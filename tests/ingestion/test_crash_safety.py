@@ -53,6 +53,9 @@ def test_kill_mid_ingest_then_rerun_equals_uninterrupted(tmp_path: Path) -> None
     proc.wait()
     partial = _count(crashed)
     assert 0 < partial < 12_000, "the kill must land mid-way for this test to mean anything"
+    time.sleep(0.5)
+    leftovers = subprocess.run(["pgrep", "-f", str(crashed)], capture_output=True, text=True, check=False).stdout.split()
+    assert not leftovers, "worker processes must end with the killed ingest"
 
     subprocess.run(_ingest_cmd(csv_path, crashed), check=True, capture_output=True, cwd=ROOT)
     assert _state(crashed) == _state(reference)

@@ -160,3 +160,24 @@ def test_long_sheet_without_header_quarantines_every_row_once(tmp_path: Path) ->
     good, bad = _records("tickets", path)
     assert not good
     assert sorted(b.location for b in bad) == sorted(f"line {i}" for i in range(1, 26))
+
+
+def test_merged_cells_read_their_top_left_value(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "工单"
+    sheet.append(["工单编号", "地市", "投诉内容"])
+    sheet.append(["GD1", "广州", "客户反映信号差"])
+    sheet.append(["GD2", None, "客户反映宽带断网"])
+    sheet.merge_cells("B2:B3")  # one 地市 cell spans two tickets, as hand-made exports do
+    path = tmp_path / "merged.xlsx"
+    book.save(path)
+    good, _ = _records("tickets", path)
+    assert [(r.source_id, r.region) for r in good] == [("GD1", "广州"), ("GD2", "广州")]
+
+
+def test_duplicated_header_keeps_the_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("工单编号,投诉内容,投诉内容\nGD1,客户反映信号差,备注：已回访\n", encoding="utf-8")
+    good, bad = _records("tickets", path)
+    assert not bad and good[0].text == "客户反映信号差"
