@@ -246,10 +246,15 @@ def _tickets(g: _Gen, out: Path) -> None:
     sheet = book.active
     sheet.title = "投诉工单"
     sheet.append(["投诉工单导出（合成样例数据）"])  # a title row above the header, as real exports have
-    sheet.append(_TICKET_HEADER)
-    for row in _ticket_rows(g, g.spec.tickets - half, half):
+    sheet.append([*_TICKET_HEADER, "投诉内容"])  # a duplicated header: the first column wins
+    rows = _ticket_rows(g, g.spec.tickets - half, half)
+    for i, row in enumerate(rows):
         row[3] = float(row[3])  # phone numbers stored as floats: 1.3912345678E10
-        sheet.append(row)
+        if i % 25 == 1:
+            row[4] = rows[i - 1][4]  # same city as the row above: merged below
+        sheet.append([*row, "（重复列）"])
+    for i in range(1, len(rows), 25):
+        sheet.merge_cells(start_row=i + 2, start_column=5, end_row=i + 3, end_column=5)  # 地市 spans two tickets
     notes = book.create_sheet("说明")
     notes.append(["本表为演示用合成数据"])
     notes.append(["导出人", "系统"])

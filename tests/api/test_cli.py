@@ -94,3 +94,21 @@ def test_taxonomy_validate_json() -> None:
 def test_console_script_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "api", "--help"], capture_output=True, text=True, check=False)
     assert out.returncode == 0 and "demo" in out.stdout
+
+
+def test_ingest_config_and_forum_api_from_the_cli(tmp_path: Path, sample_dir: Path) -> None:
+    from tests.ingestion.test_forum_api import ForumStandIn, _posts
+
+    server = ForumStandIn(_posts(12))
+    try:
+        db = str(tmp_path / "r.db")
+        doc = _json(runner.invoke(app, ["ingest", "forum", server.url, "--db", db, "--json"]))
+        assert (doc["read"], doc["ingested"]) == (12, 12)
+    finally:
+        server.close()
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - name: calls\n    source: calls\n    path: {sample_dir / 'calls'}\n", encoding="utf-8")
+    doc = _json(runner.invoke(app, ["ingest", "--config", str(config), "--db", db, "--json"]))
+    assert doc["sources"]["calls"]["ingested"] > 0
+    assert doc["read"] == doc["ingested"] + doc["updated"] + doc["duplicates"] + doc["quarantined"]
+    assert runner.invoke(app, ["ingest", "--db", db]).exit_code == 1  # neither SOURCE PATH nor --config
