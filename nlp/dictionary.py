@@ -7,7 +7,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["TelecomDictionary", "fold_units"]
+__all__ = ["USER_FREQ", "TelecomDictionary", "fold_units"]
+
+# a high frequency makes the segmenters keep a dictionary term whole even against common splits
+USER_FREQ = 200_000
 
 _GB = re.compile(r"(\d+(?:\.\d+)?)\s*(?:GB|gb|Gb|个G|个g|G(?=流量|的流量|通用|定向|国内|全国)|g(?=流量))")
 _MB = re.compile(r"(\d+(?:\.\d+)?)\s*(?:MB|mb|Mb|兆(?!瓦|赫|宽带)|M(?=流量|的流量))")
@@ -53,5 +56,4 @@ class TelecomDictionary:
 
     def to_jieba_userdict(self) -> str:
         """The dictionary in jieba's user-dictionary text format (word freq per line)."""
-        # a high frequency makes jieba keep the term whole even against common splits
-        return "".join(f"{term.replace(' ', '')} 200000\n" for term in self.terms if " " not in term.strip())
+        return "".join(f"{term.replace(' ', '')} {USER_FREQ}\n" for term in self.terms if " " not in term.strip())

@@ -37,3 +37,32 @@ def test_tokenizers_do_not_share_dictionaries() -> None:
     without = Tokenizer(TelecomDictionary.build([]))
     assert "魔百和" in with_term.words("魔百和卡顿")
     assert "魔百和" not in without.words("魔百和卡顿")
+
+
+def test_fast_path_equals_jieba_on_tricky_blocks() -> None:
+    dictionary = TelecomDictionary.build(["视频彩铃", "携号转网"])
+    fast, slow = Tokenizer(dictionary), Tokenizer(dictionary, engine="jieba")
+    for text in (
+        "60-70年代的3.5G流量",
+        "好好好好好好好好好好好",
+        "C++和AT&T的5G套餐…真的好好好",
+        "我想办理视频彩铃和携号转网",
+        "100%满意!!!",
+    ):
+        assert fast.cut(text) == slow.cut(text), text
+
+
+def test_fast_path_equals_jieba_on_real_text() -> None:
+    import csv
+
+    from tests.conftest import shared_file
+
+    path = shared_file("sophonplus/waimai_10k.csv")
+    with path.open(encoding="utf-8-sig") as fh:
+        texts = [row["review"] or "" for row in csv.DictReader(fh)]
+    tax_terms = ["流量包", "视频彩铃", "10086"]
+    dictionary = TelecomDictionary.build(tax_terms)
+    fast, slow = Tokenizer(dictionary), Tokenizer(dictionary, engine="jieba")
+    mismatches = [t for t in texts if fast.cut(t) != slow.cut(t)]
+    assert not mismatches[:5]
+    assert "".join(fast.cut(texts[0])) == texts[0]
