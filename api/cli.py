@@ -216,7 +216,9 @@ def ingest(
 @coded
 def label(
     db: DbOption = None,
-    backfill: Annotated[bool, typer.Option(help="Re-label every record (after a taxonomy change).")] = False,
+    backfill: Annotated[bool, typer.Option(help="Also re-label records labelled by another taxonomy or model version.")] = False,
+    relabel_all: Annotated[bool, typer.Option("--all", help="Re-label every record.")] = False,
+    zero_shot: Annotated[bool | None, typer.Option(help="Zero-shot backup where rules are unsure (default: RADAR_ZERO_SHOT).")] = None,
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -227,7 +229,8 @@ def label(
     components = Components.build(settings, taxonomy)
     with _open_store(settings) as store:
         with progress_bar("label", store.count(), enabled=not as_json) as advance:
-            report = label_store(store, components, backfill=backfill, batch=settings.batch_size, on_progress=advance)
+            mode = "all" if relabel_all else "backfill" if backfill else "changed"
+            report = label_store(store, components, mode=mode, zero_shot=zero_shot, batch=settings.batch_size, on_progress=advance)
         indexed = index_store(store, components)
     doc = {
         "records": report.records,

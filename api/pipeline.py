@@ -11,12 +11,14 @@ from pathlib import Path
 from ingestion.convert import ConvertOptions
 from ingestion.pipeline import IngestReport, ingest_path
 from nlp.dictionary import TelecomDictionary
+from nlp.embedders import CachedEmbedder, MemoryCache, make_embedder
 from nlp.tokenizer import Tokenizer
 from radar.records import Record
 from radar.settings import Settings
 from search.backends.sqlite import SQLiteSearchBackend
 from search.store import Store
 from taxonomy.classifiers.base import Document
+from taxonomy.classifiers.zeroshot import ZeroShotClassifier
 from taxonomy.labeler import Labeler
 from taxonomy.loader import load_taxonomy
 from taxonomy.schema import Taxonomy
@@ -35,12 +37,23 @@ class Components:
     taxonomy: Taxonomy
     labeler: Labeler
     tokenizer: Tokenizer
+    settings: Settings
 
     @classmethod
     def build(cls, settings: Settings, taxonomy_path: Path | None = None) -> Components:
         taxonomy = load_taxonomy(taxonomy_path or settings.taxonomy)
         dictionary = TelecomDictionary.build(taxonomy.dictionary_terms(), taxonomy.synonyms)
-        return cls(taxonomy, Labeler(taxonomy, review_threshold=settings.review_threshold), Tokenizer(dictionary))
+        labeler = Labeler(taxonomy, review_threshold=settings.review_threshold)
+        return cls(taxonomy, labeler, Tokenizer(dictionary), settings)
+
+    def labeler_for(self, store: Store | None, *, zero_shot: bool | None = None) -> Labeler:
+        """The rules labeler, plus the zero-shot backup (embeddings cached in the store) when enabled."""
+        if not (self.settings.zero_shot if zero_shot is None else zero_shot):
+            return self.labeler
+        embedder = make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars)
+        cached = CachedEmbedder(embedder, store if store is not None else MemoryCache())
+        backup = ZeroShotClassifier(self.taxonomy, cached)
+        return Labeler(self.taxonomy, self.labeler.classifiers, backups=[backup], review_threshold=self.labeler.review_threshold)
 
     def backend(self, store: Store) -> SQLiteSearchBackend:
         return SQLiteSearchBackend(store, self.tokenizer)
@@ -65,18 +78,29 @@ def document_for(record: Record) -> Document:
 
 
 def label_store(
-    store: Store, components: Components, *, backfill: bool = False, batch: int = 500, on_progress: Progress | None = None
+    store: Store,
+    components: Components,
+    *,
+    mode: str = "changed",
+    batch: int = 500,
+    zero_shot: bool | None = None,
+    on_progress: Progress | None = None,
 ) -> LabelReport:
-    """Label new and changed records (all with ``backfill``), one transaction per batch."""
-    labeler = components.labeler
+    """Label records, one transaction per batch.
+
+    ``mode``: ``changed`` (new and changed text), ``backfill`` (also records labelled with
+    another taxonomy or labeler version) or ``all``.
+    """
+    labeler = components.labeler_for(store, zero_shot=zero_shot)
     labeler.warm_up()
     report, started = LabelReport(), time.perf_counter()
-    job = store.start_job("label", {"taxonomy": components.taxonomy.version, "labeler": labeler.version})
-    for rows in store.iter_unlabelled(backfill=backfill, batch=batch):
+    version = components.taxonomy.version
+    job = store.start_job("label", {"taxonomy": version, "labeler": labeler.version, "mode": mode})
+    for rows in store.iter_unlabelled(mode=mode, label_version=labeler.version, batch=batch):
+        results = labeler.run_many([document_for(record) for _, record in rows])
         with store.transaction():
-            for rowid, record in rows:
-                result = labeler.run(document_for(record))
-                store.write_labels(rowid, result.labels, result.needs_review, components.taxonomy.version)
+            for (rowid, _), result in zip(rows, results, strict=True):
+                store.write_labels(rowid, result.labels, result.needs_review, version, labeler.version)
                 report.records += 1
                 report.needs_review += bool(result.needs_review)
                 for facet, labs in result.labels.items():

