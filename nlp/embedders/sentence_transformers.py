@@ -45,7 +45,8 @@ class SentenceTransformerEmbedder:
         except ImportError as exc:
             raise NLPError(ErrorCode.E205, package="sentence-transformers") from exc
         self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
 
     def embed(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
         if self._model is None:

@@ -112,3 +112,14 @@ def test_ingest_config_and_forum_api_from_the_cli(tmp_path: Path, sample_dir: Pa
     assert doc["sources"]["calls"]["ingested"] > 0
     assert doc["read"] == doc["ingested"] + doc["updated"] + doc["duplicates"] + doc["quarantined"]
     assert runner.invoke(app, ["ingest", "--db", db]).exit_code == 1  # neither SOURCE PATH nor --config
+
+
+def test_label_modes_relabel_what_changed(tmp_path: Path) -> None:
+    db = str(tmp_path / "radar.db")
+    _json(runner.invoke(app, ["demo", "--db", db, "--json"]))
+    unchanged = _json(runner.invoke(app, ["label", "--db", db, "--json", "--no-zero-shot"]))
+    assert unchanged["records"] == 0  # nothing new or changed
+    backfill = _json(runner.invoke(app, ["label", "--db", db, "--json", "--backfill", "--no-zero-shot"]))
+    assert backfill["records"] > 0  # the demo labelled with the zero-shot backup: another labeler version
+    again = _json(runner.invoke(app, ["label", "--db", db, "--json", "--backfill", "--no-zero-shot"]))
+    assert again["records"] == 0
