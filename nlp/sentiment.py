@@ -95,35 +95,41 @@ def _alternation(words: list[str] | tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)))
 
 
+@dataclass(frozen=True)
+class _Patterns:
+    words: re.Pattern[str]
+    escalation: re.Pattern[str]
+    polarity: dict[str, int]
+    negated: re.Pattern[str]
+    intensifier: re.Pattern[str]
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, int]]:
+def _patterns() -> _Patterns:
     polarity = dict.fromkeys(NEGATIVE, -1) | dict.fromkeys(POSITIVE, 1)
-    return _alternation(list(polarity)), _alternation(ESCALATION_CUES), polarity
+    # a negator right before the word, or with one degree word between ("不太方便"), flips it
+    negated = re.compile("(?:" + "|".join(sorted(NEGATORS, key=len, reverse=True)) + ")[太很够是]?$")
+    return _Patterns(_alternation(list(polarity)), _alternation(ESCALATION_CUES), polarity, negated, _alternation(list(INTENSIFIERS)))
 
 
-def _modifier(text: str, start: int) -> float:
+def _modifier(p: _Patterns, text: str, start: int) -> float:
     window = text[max(0, start - 4) : start]
-    factor = 1.0
-    for word, weight in INTENSIFIERS.items():
-        if word in window:
-            factor = max(factor, weight)
-    # a negator right before the word, or one degree word before it ("不太方便"), flips it;
-    # "特别" ends in 别 but is an intensifier, so it is stripped first
-    trimmed = window.replace("特别", "")
-    if any(trimmed.endswith(neg) or (trimmed[:-1].endswith(neg) and trimmed[-1:] in "太很够是") for neg in NEGATORS):
+    factor = max((INTENSIFIERS[m.group()] for m in p.intensifier.finditer(window)), default=1.0)
+    # "特别" ends in 别 but is an intensifier: it is removed before looking for a negator
+    if p.negated.search(window.replace("特别", "")):
         factor = -factor * 0.8  # "不满意" is in the lexicon; this catches "不方便", "没解决"...
     return factor
 
 
 def analyze_sentiment(text: str) -> SentimentResult:
     """Polarity, a signed score, intensity and escalation cues for one text."""
-    words, escalation, polarity = _patterns()
+    p = _patterns()
     total, hits = 0.0, []
-    for m in words.finditer(text):
-        value = polarity[m.group()] * _modifier(text, m.start())
+    for m in p.words.finditer(text):
+        value = p.polarity[m.group()] * _modifier(p, text, m.start())
         total += value
         hits.append((m.group(), m.start(), m.end()))
-    esc = [(m.group(), m.start(), m.end()) for m in escalation.finditer(text)]
+    esc = [(m.group(), m.start(), m.end()) for m in p.escalation.finditer(text)]
     total -= 1.5 * len(esc)
     # squash: a couple of strong words already make a clear polarity
     score = max(-1.0, min(1.0, total / (abs(total) + 2.0))) if total else 0.0
