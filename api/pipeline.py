@@ -74,7 +74,8 @@ class LabelReport:
 def document_for(record: Record) -> Document:
     """What the classifiers see: the customer's own words plus the ticket's complaint type."""
     path = tuple(record.ticket.complaint_type_path) if record.ticket else ()
-    return Document(text=record.customer_text(), source=record.source.value, complaint_type_path=path)
+    turns = tuple((t.speaker, t.text) for t in record.turns)
+    return Document(text=record.customer_text(), source=record.source.value, complaint_type_path=path, turns=turns)
 
 
 def label_store(
@@ -101,6 +102,9 @@ def label_store(
         with store.transaction():
             for (rowid, _), result in zip(rows, results, strict=True):
                 store.write_labels(rowid, result.labels, result.needs_review, version, labeler.version)
+                store.write_turn_sentiment(
+                    rowid, [(t.turn, t.speaker, t.polarity, t.score, t.intensity, t.escalation) for t in result.turn_sentiment]
+                )
                 report.records += 1
                 report.needs_review += bool(result.needs_review)
                 for facet, labs in result.labels.items():

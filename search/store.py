@@ -82,6 +82,16 @@ CREATE TABLE IF NOT EXISTS needs_review (
     facet TEXT NOT NULL,
     PRIMARY KEY (record_rowid, facet)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS turn_sentiment (
+    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
+    turn INTEGER NOT NULL,
+    speaker TEXT NOT NULL,
+    polarity TEXT NOT NULL,
+    score REAL NOT NULL,
+    intensity REAL NOT NULL,
+    escalation INTEGER NOT NULL,
+    PRIMARY KEY (record_rowid, turn)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS record_history (
     record_id TEXT NOT NULL,
     changed_at TEXT NOT NULL,
@@ -398,6 +408,19 @@ class Store:
             "UPDATE records SET labelled_hash = content_hash, taxonomy_version = ?, label_version = ? WHERE rowid = ?",
             (taxonomy_version, label_version, rowid),
         )
+
+    def write_turn_sentiment(self, rowid: int, turns: list[tuple[int, str, str, float, float, bool]]) -> None:
+        """Replace a call's per-turn sentiment. Call inside ``transaction()``."""
+        self.conn.execute("DELETE FROM turn_sentiment WHERE record_rowid = ?", (rowid,))
+        self.conn.executemany(
+            "INSERT INTO turn_sentiment(record_rowid, turn, speaker, polarity, score, intensity, escalation) VALUES (?,?,?,?,?,?,?)",
+            [(rowid, *t) for t in turns],
+        )
+
+    def turn_sentiment(self, record_id: str) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT t.* FROM turn_sentiment t JOIN records r ON r.rowid = t.record_rowid WHERE r.id = ? ORDER BY turn", (record_id,)
+        ).fetchall()
 
     # -- embedding cache (the EmbeddingCache protocol of nlp.embedders) ---------------------
 

@@ -18,7 +18,7 @@ from taxonomy.classifiers.base import Candidate, Classifier, Document
 from taxonomy.classifiers.rules import RulesClassifier
 from taxonomy.schema import Facet, Taxonomy
 
-__all__ = ["LabelResult", "Labeler"]
+__all__ = ["LabelResult", "Labeler", "TurnSentiment"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,19 @@ MIN_MULTI_SCORE = 0.5
 class LabelResult:
     labels: dict[str, list[Label]] = field(default_factory=dict)
     needs_review: list[str] = field(default_factory=list)
+    turn_sentiment: list[TurnSentiment] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSentiment:
+    """Sentiment of one call turn: where in a call the customer's mood turns."""
+
+    turn: int
+    speaker: str
+    polarity: str
+    score: float
+    intensity: float
+    escalation: bool
 
 
 def _run_many(clf: Classifier, docs: Sequence[Document]) -> list[list[Candidate]]:
@@ -136,6 +149,11 @@ class Labeler:
             else:
                 self._single(facet, facet_cands, result)
         self._sentiment(senti, result)
+        result.turn_sentiment = [
+            TurnSentiment(i, speaker, r.polarity, r.score, r.intensity, r.escalation)
+            for i, (speaker, text) in enumerate(doc.turns)
+            for r in [analyze_sentiment(text)]
+        ]
         return result
 
     # -- facets ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ class Document:
     text: str
     source: str | None = None
     complaint_type_path: tuple[str, ...] = ()
+    turns: tuple[tuple[str, str], ...] = ()  # (speaker, text) of a call, for per-turn sentiment
 
 
 @dataclass(slots=True)

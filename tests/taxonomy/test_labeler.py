@@ -68,3 +68,17 @@ def test_higher_threshold_abstains_more() -> None:
     texts = ["请问流量怎么查", "营业厅排队太久", "希望增加新功能", "帮我取消彩铃"]
     count = lambda lab: sum("intent" in lab.run(Document(t, source="forum")).needs_review for t in texts)  # noqa: E731
     assert count(strict) > count(lenient)
+
+
+def test_sentiment_per_call_turn(components: Components) -> None:
+    turns = (("agent", "您好请问有什么可以帮您"), ("customer", "我的流量被乱扣费了，太气人了"), ("customer", "好的谢谢，解决了很满意"))
+    result = components.labeler.run(Document("我的流量被乱扣费了", source="calls", turns=turns))
+    assert [t.polarity for t in result.turn_sentiment] == ["中性", "负面", "正面"]
+    assert [t.speaker for t in result.turn_sentiment] == ["agent", "customer", "customer"]
+
+
+def test_turn_sentiment_is_stored(demo_store) -> None:  # type: ignore[no-untyped-def]
+    call_id = demo_store.conn.execute("SELECT id FROM records WHERE source = 'calls' LIMIT 1").fetchone()[0]
+    rows = demo_store.turn_sentiment(call_id)
+    record = demo_store.get(call_id)
+    assert len(rows) == len(record.turns) > 0
