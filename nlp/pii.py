@@ -113,6 +113,8 @@ def _scan_long_digits(text: str) -> list[PIIMatch]:
     found = []
     for m in _LONG_DIGITS.finditer(text):
         digits = re.sub(r"\D", "", m.group())
+        if digits.startswith(("0086", "86")) and normalize_mobile(digits):
+            continue  # an international-prefixed mobile, which the mobile pattern claims
         if 16 <= len(digits) <= 19 and luhn_ok(digits):
             found.append(PIIMatch("bank_card", m.start(), m.end(), m.group()))
         elif len(digits) == 15 and luhn_ok(digits):
