@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 taxonomy_app = typer.Typer(help="Validate, show, diff and export taxonomy versions.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
+models_app = typer.Typer(help="The model registry: list, show, promote, attach to a facet.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite store (default: RADAR_DB or ./radar.db).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -432,6 +434,84 @@ def taxonomy_diff(old: Annotated[Path, typer.Argument()], new: Annotated[Path, t
     print_json(doc) if as_json else out_console.print(doc)
 
 
+@models_app.command("list")
+@coded
+def models_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Registered models with their facet, held-out macro-F1 and flags."""
+    with _open_store(_settings(db)) as store:
+        rows = [_model_doc(m) for m in store.models()]
+    if as_json:
+        print_json({"models": rows})
+        return
+    table = Table(title="Models")
+    for col in ("id", "name", "facet", "type", "macro-F1 (held out)", "promoted", "attached"):
+        table.add_column(col)
+    for m in rows:
+        table.add_row(
+            str(m["id"]),
+            m["name"],
+            m["facet"] or "",
+            m["card"]["model_type"],
+            f"{m['card']['held_out_metrics']['macro_f1']:.3f}",
+            "yes" if m["promoted"] else "",
+            "yes" if m["attached"] else "",
+        )
+    out_console.print(table)
+
+
+def _model_doc(row: Any) -> dict[str, Any]:
+    import json
+
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "path": row["path"],
+        "facet": row["facet"],
+        "promoted": bool(row["promoted"]),
+        "attached": bool(row["attached"]),
+        "created_at": row["created_at"],
+        "card": json.loads(row["card"]),
+    }
+
+
+@models_app.command("show")
+@coded
+def models_show(model_id: Annotated[int, typer.Argument()], db: DbOption = None, as_json: JsonOption = False) -> None:
+    """One model and its card."""
+    with _open_store(_settings(db)) as store:
+        doc = _model_doc(store.model(model_id))
+    print_json(doc) if as_json else out_console.print(doc)
+
+
+@models_app.command("promote")
+@coded
+def models_promote(model_id: Annotated[int, typer.Argument()], db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Mark a model as the chosen one for its facet (one per facet)."""
+    with _open_store(_settings(db)) as store:
+        store.set_model_flag(model_id, "promoted")
+        doc = _model_doc(store.model(model_id))
+    print_json(doc) if as_json else out_console.print(f"model {model_id} promoted for {doc['facet']}")
+
+
+@models_app.command("attach")
+@coded
+def models_attach(
+    model_id: Annotated[int, typer.Argument()],
+    facet: Annotated[str, typer.Option(help="The facet whose labels the model proposes.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Let a model take part in the ensemble for a facet; `radar label --backfill` re-labels with it."""
+    from taxonomy.loader import load_taxonomy
+
+    settings = _settings(db)
+    load_taxonomy(settings.taxonomy).facet(facet)  # E204 for an unknown facet
+    with _open_store(settings) as store:
+        store.set_model_flag(model_id, "attached", facet)
+        doc = _model_doc(store.model(model_id))
+    print_json(doc) if as_json else out_console.print(f"model {model_id} attached to {facet}; run `radar label --backfill`")
+
+
 # -- commands later issues complete ---------------------------------------------------------------
 
 
@@ -471,17 +551,23 @@ def train(
     facet: Annotated[str | None, typer.Option(help="The taxonomy facet this model labels.")] = None,
     seed: Annotated[int, typer.Option(help="Seed: same data and seed, same model and metrics.")] = 13,
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy whose dictionary the tokenizer uses.")] = None,
+    db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a classifier on your own labels; a held-out part is scored, then it refits on all."""
+    """Train a classifier on your own labels; a held-out part is scored, then it refits on all.
+
+    The model is registered in the store (`radar models list`); `radar models attach` puts it to work.
+    """
     from training.data import load_labelled
     from training.train import train_model
 
     dictionary, tax_version = _dictionary(taxonomy)
     labelled = load_labelled(data, text_col, label_col, multi_label_sep=multi_label_sep)
     result = train_model(labelled, model, dictionary, out, facet=facet, taxonomy_version=tax_version, seed=seed)
+    with _open_store(_settings(db)) as store:
+        model_id = store.register_model(str(out.resolve()), facet, result.card)
     if as_json:
-        print_json({"out": str(out), "card": result.card, "held_out": result.held_out})
+        print_json({"id": model_id, "out": str(out), "card": result.card, "held_out": result.held_out})
         return
     _print_metrics(result.held_out, f"held-out part ({model})")
     out_console.print(f"model and card written to {out}")

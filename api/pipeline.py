@@ -17,7 +17,8 @@ from radar.records import Record
 from radar.settings import Settings
 from search.backends.sqlite import SQLiteSearchBackend
 from search.store import Store
-from taxonomy.classifiers.base import Document
+from taxonomy.classifiers.base import Classifier, Document
+from taxonomy.classifiers.trained import TrainedClassifier
 from taxonomy.classifiers.zeroshot import ZeroShotClassifier
 from taxonomy.labeler import Labeler
 from taxonomy.loader import load_taxonomy
@@ -47,13 +48,18 @@ class Components:
         return cls(taxonomy, labeler, Tokenizer(dictionary), settings)
 
     def labeler_for(self, store: Store | None, *, zero_shot: bool | None = None) -> Labeler:
-        """The rules labeler, plus the zero-shot backup (embeddings cached in the store) when enabled."""
-        if not (self.settings.zero_shot if zero_shot is None else zero_shot):
+        """The rules, the models attached in the store's registry, and the zero-shot backup when enabled."""
+        primary: list[Classifier] = list(self.labeler.classifiers)
+        if store is not None:
+            primary += [TrainedClassifier(Path(m["path"]), self.taxonomy, m["facet"]) for m in store.attached_models()]
+        backups: list[Classifier] = []
+        if self.settings.zero_shot if zero_shot is None else zero_shot:
+            embedder = make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars)
+            cached = CachedEmbedder(embedder, store if store is not None else MemoryCache())
+            backups.append(ZeroShotClassifier(self.taxonomy, cached))
+        if len(primary) == len(self.labeler.classifiers) and not backups:
             return self.labeler
-        embedder = make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars)
-        cached = CachedEmbedder(embedder, store if store is not None else MemoryCache())
-        backup = ZeroShotClassifier(self.taxonomy, cached)
-        return Labeler(self.taxonomy, self.labeler.classifiers, backups=[backup], review_threshold=self.labeler.review_threshold)
+        return Labeler(self.taxonomy, primary, backups=backups, review_threshold=self.labeler.review_threshold)
 
     def backend(self, store: Store) -> SQLiteSearchBackend:
         return SQLiteSearchBackend(store, self.tokenizer)

@@ -116,6 +116,16 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (model, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    facet TEXT,
+    card TEXT NOT NULL,
+    promoted INTEGER NOT NULL DEFAULT 0,
+    attached INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY,
@@ -440,6 +450,39 @@ class Store:
             return
         with self.transaction():
             self.conn.executemany("INSERT OR REPLACE INTO embeddings(model, key, vector) VALUES (?, ?, ?)", rows)
+
+    # -- model registry -----------------------------------------------------------------------
+
+    def register_model(self, path: str, facet: str | None, card: dict[str, Any]) -> int:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO models(name, path, facet, card, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET facet = excluded.facet, card = excluded.card",
+                (Path(path).name, path, facet, json.dumps(card, ensure_ascii=False), _now()),
+            )
+            return int(self.conn.execute("SELECT id FROM models WHERE path = ?", (path,)).fetchone()[0])
+
+    def models(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM models ORDER BY id").fetchall()
+
+    def model(self, model_id: int) -> sqlite3.Row:
+        row: sqlite3.Row | None = self.conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
+        if row is None:
+            raise SearchError(ErrorCode.E306, record_id=f"model {model_id}")
+        return row
+
+    def set_model_flag(self, model_id: int, flag: str, facet: str | None = None) -> None:
+        """Promote or attach a model: one per facet holds the flag, and attaching sets its facet."""
+        if flag not in ("promoted", "attached"):
+            raise ValueError(flag)
+        row = self.model(model_id)
+        target = facet or row["facet"]
+        with self.transaction():
+            self.conn.execute(f"UPDATE models SET {flag} = 0 WHERE facet IS ?", (target,))
+            self.conn.execute(f"UPDATE models SET {flag} = 1, facet = ? WHERE id = ?", (target, model_id))
+
+    def attached_models(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM models WHERE attached = 1 ORDER BY facet").fetchall()
 
     # -- quarantine, jobs, stats ----------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from nlp.dictionary import TelecomDictionary
+from nlp.features import text_features
 from radar.errors import ErrorCode, NLPError
-from training.features import text_features
 
 __all__ = ["MODEL_TYPES", "TextClassifier", "make_model"]
 
@@ -62,6 +62,16 @@ class TextClassifier:
         if not self.multi_label:
             self.classes_ = [str(c) for c in self._pipeline.classes_]
         return self
+
+    def artefact(self) -> dict[str, Any]:
+        """What is saved: sklearn and nlp objects only, so the taxonomy can load it without training/."""
+        return {"pipeline": self._pipeline, "classes": self.classes_, "multi_label": self.multi_label, "kind": self.kind}
+
+    @classmethod
+    def from_artefact(cls, artefact: dict[str, Any], dictionary: TelecomDictionary) -> TextClassifier:
+        model = cls(artefact["kind"], dictionary, multi_label=artefact["multi_label"])
+        model._pipeline, model.classes_ = artefact["pipeline"], list(artefact["classes"])
+        return model
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         out: np.ndarray = self._pipeline.predict_proba(list(texts))

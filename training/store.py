@@ -9,13 +9,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from nlp.dictionary import TelecomDictionary
 from radar.errors import ErrorCode, NLPError
 from training.data import LabelledData
 from training.models import TextClassifier
 
 __all__ = ["load_model", "model_card", "save_model"]
 
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.joblib"  # the artefact dict of TextClassifier.artefact()
 CARD_FILE = "model_card.json"
 
 
@@ -56,7 +57,7 @@ def save_model(model: TextClassifier, out: Path, card: dict[str, Any]) -> Path:
     import joblib
 
     out.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, out / MODEL_FILE, compress=3)
+    joblib.dump(model.artefact(), out / MODEL_FILE, compress=3)
     (out / CARD_FILE).write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
     return out
 
@@ -66,6 +67,8 @@ def load_model(path: Path) -> tuple[TextClassifier, dict[str, Any]]:
 
     if not (path / MODEL_FILE).exists() or not (path / CARD_FILE).exists():
         raise NLPError(ErrorCode.E206, path=str(path))
-    model = joblib.load(path / MODEL_FILE)
     card: dict[str, Any] = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
-    return model, card
+    artefact = joblib.load(path / MODEL_FILE)
+    dictionary = artefact["pipeline"].named_steps["features"].transformer_list[-1][1].analyzer
+    dictionary = getattr(dictionary, "dictionary", None) or TelecomDictionary.build([])
+    return TextClassifier.from_artefact(artefact, dictionary), card

@@ -115,3 +115,45 @@ def test_confusion_png(tmp_path: Path) -> None:
     assert result["per_label"]["费用争议"]["recall"] == 0.0 and result["accuracy"] == round(2 / 3, 4)
     path = confusion_png(result, tmp_path / "cm.png")
     assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_registry_attach_puts_a_model_into_the_ensemble(tmp_path: Path) -> None:
+    db = str(tmp_path / "radar.db")
+    runner.invoke(app, ["demo", "--db", db, "--json"], env={"RADAR_ZERO_SHOT": "false"})
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT r.text, l.label FROM records r JOIN labels l ON l.record_rowid = r.rowid "
+        "WHERE l.facet = 'complaint_type' AND l.source LIKE '%ticket_field%'"
+    ).fetchall()
+    conn.close()
+    data = tmp_path / "complaints.jsonl"  # the agents' own complaint types on the (synthetic) tickets
+    data.write_text("\n".join(json.dumps({"text": t, "label": lab}, ensure_ascii=False) for t, lab in rows), encoding="utf-8")
+    trained = _json(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "ct"),
+            "--facet",
+            "complaint_type",
+            "--model",
+            "baseline",
+            "--db",
+            db,
+            "--json",
+        ]
+    )
+    listed = _json(["models", "list", "--db", db, "--json"])["models"]
+    assert [m["id"] for m in listed] == [trained["id"]] and not listed[0]["attached"]
+    attached = _json(["models", "attach", str(trained["id"]), "--facet", "complaint_type", "--db", db, "--json"])
+    assert attached["attached"] and attached["facet"] == "complaint_type"
+    relabelled = _json(["label", "--backfill", "--no-zero-shot", "--db", db, "--json"])
+    assert relabelled["records"] > 0
+    conn = sqlite3.connect(db)
+    sources = [r[0] for r in conn.execute("SELECT source FROM labels WHERE facet = 'complaint_type'")]
+    conn.close()
+    assert any("model:ct" in s for s in sources)
+    assert runner.invoke(app, ["models", "attach", str(trained["id"]), "--facet", "nope", "--db", db]).exit_code == 1

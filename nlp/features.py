@@ -1,4 +1,7 @@
-"""Text features: character n-grams and the project tokenizer's word n-grams, TF-IDF weighted."""
+"""Text features for trained models: character n-grams and the project tokenizer's word n-grams, TF-IDF.
+
+In nlp/ so that a saved model unpickles with nlp alone: the taxonomy loads what training builds.
+"""
 
 from __future__ import annotations
 
