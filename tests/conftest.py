@@ -30,7 +30,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(db=Path("unused.db"), zero_shot=False)
+    return Settings(db=Path("unused.db"), zero_shot=False, semantic=False)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ class SearchRequest:
     limit: int = 10
     cursor: str | None = None
     order: str = "relevance"  # or "time"
+    mode: str | None = None  # keyword | semantic | hybrid; None: hybrid when the backend has an embedder
     facets: Sequence[str] = ("demand_category", "complaint_type", "intent", "sentiment", "product", "channel", "source", "region")
 
 

@@ -13,6 +13,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from nlp.embedders.base import Embedder, text_key
 from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, SearchError
@@ -26,8 +29,13 @@ logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
-CREATE TABLE IF NOT EXISTS search_state (rowid INTEGER PRIMARY KEY, content_hash TEXT NOT NULL, dict_version TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS search_state (
+    rowid INTEGER PRIMARY KEY, content_hash TEXT NOT NULL, dict_version TEXT NOT NULL, vector_key TEXT
+);
+CREATE TEMP TABLE IF NOT EXISTS search_hits (rowid INTEGER PRIMARY KEY, score REAL NOT NULL);
 """
+RRF_K = 60
+SEMANTIC_WINDOW = 0.03
 _RECORD_COLUMNS = {"source": "r.source", "region": "r.region"}
 
 
@@ -36,13 +44,17 @@ def _quote(token: str) -> str:
 
 
 class SQLiteSearchBackend:
-    """Keyword (BM25) search with filters and facet counts over the embedded store."""
+    """Keyword (BM25), semantic (exact kNN over cached embeddings) and hybrid (RRF) search, with
+    filters and facet counts over the embedded store."""
 
     name = "sqlite"
 
-    def __init__(self, store: Store, tokenizer: Tokenizer) -> None:
+    def __init__(self, store: Store, tokenizer: Tokenizer, embedder: Embedder | None = None, *, min_similarity: float = 0.87) -> None:
         self.store = store
         self.tokenizer = tokenizer
+        self.embedder = embedder
+        self.min_similarity = min_similarity
+        self._matrix: tuple[np.ndarray, np.ndarray] | None = None
         store.conn.executescript(_SCHEMA)
 
     # -- indexing ---------------------------------------------------------------------------
@@ -64,17 +76,71 @@ class SQLiteSearchBackend:
         conn = self.store.conn
         marks = ",".join("?" * len(rowids))
         rows = conn.execute(f"SELECT rowid, title, text, content_hash FROM records WHERE rowid IN ({marks})", list(rowids)).fetchall()
+        keys = self._embed([f"{r['title']}。{r['text']}" if r["title"] else r["text"] for r in rows])
         conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(r["rowid"],) for r in rows])
         conn.executemany(
             "INSERT INTO search_fts(rowid, tokens) VALUES (?, ?)",
             [(r["rowid"], self.index_text(r["title"], r["text"])) for r in rows],
         )
         conn.executemany(
-            "INSERT OR REPLACE INTO search_state(rowid, content_hash, dict_version) VALUES (?, ?, ?)",
-            [(r["rowid"], r["content_hash"], self.tokenizer.version) for r in rows],
+            "INSERT OR REPLACE INTO search_state(rowid, content_hash, dict_version, vector_key) VALUES (?, ?, ?, ?)",
+            [(r["rowid"], r["content_hash"], self.tokenizer.version, key) for r, key in zip(rows, keys, strict=True)],
         )
+        self._matrix = None
         self.store.set_meta("index_dictionary_version", self.tokenizer.version)
         return len(rows)
+
+    def _embed(self, texts: list[str]) -> list[str | None]:
+        """Embed (through the store's cache) and return each text's vector key."""
+        if self.embedder is None or not texts:
+            return [None] * len(texts)
+        self.embedder.embed(texts, "passage")
+        return [text_key(t, "passage") for t in texts]
+
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rowids, L2-normalised matrix) of every embedded record, loaded once per index change."""
+        if self._matrix is None:
+            assert self.embedder is not None
+            rows = self.store.conn.execute("SELECT rowid, vector_key FROM search_state WHERE vector_key IS NOT NULL").fetchall()
+            found = self.store.get_vectors(self.embedder.name, [r["vector_key"] for r in rows])
+            kept = [(r["rowid"], found[r["vector_key"]]) for r in rows if r["vector_key"] in found]
+            rowids = np.array([k for k, _ in kept], dtype=np.int64)
+            matrix = np.stack([v for _, v in kept]) if kept else np.zeros((0, 1), dtype=np.float32)
+            self._matrix = (rowids, matrix)
+        return self._matrix
+
+    def _semantic(self, query: str, allowed: np.ndarray) -> list[tuple[int, float]]:
+        """Allowed records at or above ``min_similarity`` to the query, best first."""
+        rowids, matrix = self._vectors()
+        if not len(rowids) or not query.strip() or self.embedder is None:
+            return []
+        mask = np.isin(rowids, allowed)
+        sims = matrix[mask] @ self.embedder.embed([query], "query")[0]
+        ids = rowids[mask]
+        if not len(sims):
+            return []
+        # E5 similarities are compressed (unrelated text scores 0.80-0.85): keep what is both above an
+        # absolute floor and close to the best match
+        floor = max(self.min_similarity, float(sims.max()) - SEMANTIC_WINDOW)
+        order = np.argsort(-sims, kind="stable")
+        return [(int(ids[i]), float(sims[i])) for i in order if sims[i] >= floor]
+
+    def _fused(self, keyword: list[tuple[int, float]], semantic: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Reciprocal rank fusion (k=60) over the full rankings: every result stays reachable."""
+        scores: dict[int, float] = {}
+        for ranking in (keyword, semantic):
+            for rank, (rowid, _) in enumerate(ranking, start=1):
+                scores[rowid] = scores.get(rowid, 0.0) + 1.0 / (RRF_K + rank)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def _ranked_sql(self, ranked: list[tuple[int, float]]) -> tuple[str, list[Any]]:
+        conn = self.store.conn
+        conn.execute("DELETE FROM search_hits")
+        conn.executemany("INSERT INTO search_hits(rowid, score) VALUES (?, ?)", ranked)
+        return (
+            "SELECT h.rowid AS rowid, h.score AS score, r.created_at AS created_at FROM search_hits h JOIN records r ON r.rowid = h.rowid",
+            [],
+        )
 
     # -- querying ---------------------------------------------------------------------------
 
@@ -167,6 +233,22 @@ class SQLiteSearchBackend:
             match, terms = self._match_expression(parsed, relaxed=True)
             matched, mparams = self._matched_sql(match, exclude, where, params)
             total = self._count(matched, mparams)
+        mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
+        if mode != "keyword" and self.embedder is not None and not parsed.is_empty:
+            keyword = (
+                [
+                    (int(r[0]), float(r[1]))
+                    for r in self.store.conn.execute(f"SELECT rowid, score FROM ({matched}) ORDER BY score DESC, rowid", mparams)
+                ]
+                if match
+                else []
+            )
+            base, bparams = self._matched_sql(None, exclude, where, params)
+            allowed = np.array([r[0] for r in self.store.conn.execute(f"SELECT rowid FROM ({base})", bparams)], dtype=np.int64)
+            semantic = self._semantic(request.query, allowed)
+            ranked = semantic if mode == "semantic" else self._fused(keyword, semantic)
+            matched, mparams = self._ranked_sql(ranked)
+            total, match = len(ranked), "ranked"
         order = "score DESC, rowid" if request.order == "relevance" and match else "created_at DESC, rowid"
         limit = max(0, min(request.limit, 1000))
         rows = self.store.conn.execute(

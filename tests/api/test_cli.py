@@ -116,7 +116,7 @@ def test_ingest_config_and_forum_api_from_the_cli(tmp_path: Path, sample_dir: Pa
 
 def test_label_modes_relabel_what_changed(tmp_path: Path) -> None:
     db = str(tmp_path / "radar.db")
-    _json(runner.invoke(app, ["demo", "--db", db, "--json"]))
+    _json(runner.invoke(app, ["demo", "--db", db, "--json"], env={"RADAR_SEMANTIC": "false"}))
     unchanged = _json(runner.invoke(app, ["label", "--db", db, "--json", "--no-zero-shot"]))
     assert unchanged["records"] == 0  # nothing new or changed
     backfill = _json(runner.invoke(app, ["label", "--db", db, "--json", "--backfill", "--no-zero-shot"]))

@@ -119,7 +119,7 @@ def test_confusion_png(tmp_path: Path) -> None:
 
 def test_registry_attach_puts_a_model_into_the_ensemble(tmp_path: Path) -> None:
     db = str(tmp_path / "radar.db")
-    runner.invoke(app, ["demo", "--db", db, "--json"], env={"RADAR_ZERO_SHOT": "false"})
+    runner.invoke(app, ["demo", "--db", db, "--json"], env={"RADAR_ZERO_SHOT": "false", "RADAR_SEMANTIC": "false"})
     import sqlite3
 
     conn = sqlite3.connect(db)

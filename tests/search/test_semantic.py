@@ -1,0 +1,81 @@
+"""Semantic and hybrid search with the bundled encoder, on a small store built here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from api.pipeline import Components, index_store, ingest_sample, label_store
+from ingestion.sample import SampleSpec, generate_samples
+from radar.settings import Settings
+from search.backends.base import SearchRequest
+from search.store import Store
+
+
+@pytest.fixture(scope="module")
+def semantic_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Components]:
+    root = tmp_path_factory.mktemp("semantic")
+    generate_samples(root / "data", SampleSpec(forum=30, calls=6, tickets=40, forms=20, customers=30))
+    settings = Settings(db=root / "r.db", zero_shot=False, semantic=True)
+    components = Components.build(settings)
+    store = Store.open(settings.db)
+    ingest_sample(store, root / "data", settings)
+    label_store(store, components)
+    index_store(store, components)
+    return store, components
+
+
+def test_every_record_is_embedded_once(semantic_store: tuple[Store, Components]) -> None:
+    store, components = semantic_store
+    assert store.conn.execute("SELECT COUNT(*) FROM search_state WHERE vector_key IS NULL").fetchone()[0] == 0
+    before = store.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    assert index_store(store, components) == 0  # nothing changed: nothing re-embedded
+    assert store.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == before
+
+
+def test_semantic_finds_paraphrases_keyword_misses(semantic_store: tuple[Store, Components]) -> None:
+    store, components = semantic_store
+    backend = components.backend(store)
+    keyword = backend.search(SearchRequest(query="上网费用莫名变多", mode="keyword", limit=50))
+    semantic = backend.search(SearchRequest(query="上网费用莫名变多", mode="semantic", limit=50))
+    assert semantic.total > keyword.total
+    top = " ".join(h.record.text for h in semantic.hits[:5])
+    assert "流量" in top or "扣" in top
+
+
+def test_hybrid_is_the_union_ranked_by_rrf_and_paginates_fully(semantic_store: tuple[Store, Components]) -> None:
+    store, components = semantic_store
+    backend = components.backend(store)
+    kw = {h.record.id for h in backend.search(SearchRequest(query="营业厅 排队", mode="keyword", limit=1000)).hits}
+    sem = {h.record.id for h in backend.search(SearchRequest(query="营业厅 排队", mode="semantic", limit=1000)).hits}
+    hybrid = backend.search(SearchRequest(query="营业厅 排队", mode="hybrid", limit=1000))
+    assert {h.record.id for h in hybrid.hits} == kw | sem and hybrid.total == len(kw | sem)
+    scores = [h.score for h in hybrid.hits]
+    assert scores == sorted(scores, reverse=True)
+    seen, cursor = [], None
+    while True:
+        page = backend.search(SearchRequest(query="营业厅 排队", mode="hybrid", limit=4, cursor=cursor))
+        seen += [h.record.id for h in page.hits]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [h.record.id for h in hybrid.hits]
+    assert sum(hybrid.facets["source"].values()) == hybrid.total
+
+
+def test_filters_apply_to_semantic_hits(semantic_store: tuple[Store, Components]) -> None:
+    store, components = semantic_store
+    res = components.backend(store).search(SearchRequest(query="信号不好", mode="semantic", filters=[("source", "forms")], limit=100))
+    assert all(h.record.source.value == "forms" for h in res.hits)
+    assert res.facets["source"] == ({"forms": res.total} if res.total else {})
+
+
+def test_unrelated_query_finds_nothing_semantically(semantic_store: tuple[Store, Components]) -> None:
+    store, components = semantic_store
+    assert components.backend(store).search(SearchRequest(query="彗星撞地球", mode="semantic")).total == 0
+
+
+def test_keyword_only_backend_ignores_mode(tmp_path: Path, demo_store: Store, components: Components) -> None:
+    res = components.backend(demo_store, semantic=False).search(SearchRequest(query="流量", mode="hybrid"))
+    assert res.total > 0
