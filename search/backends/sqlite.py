@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ __all__ = ["SQLiteSearchBackend"]
 logger = logging.getLogger(__name__)
 
 _SCHEMA = """
-CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(tokens, grams, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS search_state (
     rowid INTEGER PRIMARY KEY, content_hash TEXT NOT NULL, dict_version TEXT NOT NULL, vector_key TEXT
 );
@@ -55,7 +56,15 @@ class SQLiteSearchBackend:
         self.embedder = embedder
         self.min_similarity = min_similarity
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None
+        self._migrate()
         store.conn.executescript(_SCHEMA)
+
+    def _migrate(self) -> None:
+        """An index from before the character-bigram column is dropped and rebuilt from the store."""
+        columns = [r[1] for r in self.store.conn.execute("PRAGMA table_info(search_fts)")]
+        if columns and "grams" not in columns:
+            self.store.conn.execute("DROP TABLE search_fts")
+            self.store.conn.execute("DROP TABLE IF EXISTS search_state")
 
     # -- indexing ---------------------------------------------------------------------------
 
@@ -79,8 +88,8 @@ class SQLiteSearchBackend:
         keys = self._embed([f"{r['title']}。{r['text']}" if r["title"] else r["text"] for r in rows])
         conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(r["rowid"],) for r in rows])
         conn.executemany(
-            "INSERT INTO search_fts(rowid, tokens) VALUES (?, ?)",
-            [(r["rowid"], self.index_text(r["title"], r["text"])) for r in rows],
+            "INSERT INTO search_fts(rowid, tokens, grams) VALUES (?, ?, ?)",
+            [(r["rowid"], self.index_text(r["title"], r["text"]), bigrams(f"{r['title'] or ''}\n{r['text']}")) for r in rows],
         )
         conn.executemany(
             "INSERT OR REPLACE INTO search_state(rowid, content_hash, dict_version, vector_key) VALUES (?, ?, ?, ?)",
@@ -154,10 +163,14 @@ class SQLiteSearchBackend:
         highlight: list[str] = []
         alts = []
         for alt in parsed.alternatives:
-            tokens = [t for chunk in alt for t in self._terms(chunk)]
-            highlight.extend(tokens)
-            if tokens:
-                alts.append("(" + (" OR " if relaxed else " AND ").join(_quote(t) for t in dict.fromkeys(tokens)) + ")")
+            chunks = []
+            for chunk in alt:
+                tokens = list(dict.fromkeys(self._terms(chunk)))
+                highlight.extend(tokens)
+                if tokens:
+                    chunks.append(self._chunk_expression(chunk, tokens, relaxed))
+            if chunks:
+                alts.append("(" + (" OR " if relaxed else " AND ").join(chunks) + ")")
         parts = []
         if alts:
             parts.append("(" + " OR ".join(alts) + ")")
@@ -167,6 +180,13 @@ class SQLiteSearchBackend:
                 highlight.append(phrase)
                 parts.append(_quote(" ".join(tokens)))
         return (" AND ".join(parts) if parts else None), highlight
+
+    @staticmethod
+    def _chunk_expression(chunk: str, tokens: list[str], relaxed: bool) -> str:
+        """The chunk's tokens, or its characters in a row: recall when jieba cut the text differently."""
+        words = "(" + (" OR " if relaxed else " AND ").join("tokens : " + _quote(t) for t in tokens) + ")"
+        grams = bigrams(chunk)
+        return f"({words} OR grams : {_quote(grams)})" if grams and len(grams) <= 200 else words
 
     def _exclude_expression(self, parsed: ParsedQuery) -> str | None:
         groups = []
@@ -316,6 +336,21 @@ class SQLiteSearchBackend:
             return int(data["o"])
         except (ValueError, KeyError, TypeError) as exc:
             raise SearchError(ErrorCode.E304) from exc
+
+
+_CJK_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]+")
+
+
+def bigrams(text: str) -> str:
+    """Overlapping character bigrams of the CJK and alphanumeric runs, lower-cased, space-joined.
+
+    Indexed beside the jieba tokens; a query chunk's bigrams as an FTS5 phrase match the chunk as a
+    contiguous string, whatever jieba made of it (网速慢 inside 家里网速慢).
+    """
+    units = [m.group().lower() for m in _CJK_OR_WORD.finditer(text)]
+    if len(units) == 1:
+        return units[0]
+    return " ".join(units[i] + units[i + 1] for i in range(len(units) - 1))
 
 
 def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:

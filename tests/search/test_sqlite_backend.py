@@ -112,3 +112,23 @@ def test_index_follows_text_changes(tmp_path, components: Components, sample_dir
         assert index_store(store, components) == 0  # nothing changed, nothing re-indexed
         backend = components.backend(store)
         assert backend.pending() == []
+
+
+def test_character_bigrams_recall_what_jieba_cut_differently(demo_store: Store, components: Components) -> None:
+    from search.backends.sqlite import bigrams
+
+    assert bigrams("网速慢5G") == "网速 速慢 慢5g"
+    # "费没到" is no word jieba would produce from "话费没到账", but the characters are there
+    res = _search(demo_store, components, query="费没到", limit=100)
+    assert res.total > 0 and all("费没到" in _full(h) for h in res.hits)
+
+
+def test_an_index_from_before_bigrams_is_rebuilt(tmp_path, components: Components, sample_dir) -> None:  # type: ignore[no-untyped-def]
+    from api.pipeline import index_store, ingest_sample
+    from radar.settings import Settings
+
+    with Store.open(tmp_path / "old.db") as store:
+        ingest_sample(store, sample_dir, Settings())
+        store.conn.execute("CREATE VIRTUAL TABLE search_fts USING fts5(tokens)")  # the old shape
+        assert index_store(store, components) == store.count()
+        assert _search(store, components, query="费没到").total > 0
