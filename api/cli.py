@@ -331,6 +331,8 @@ def search(
     cursor: Annotated[str | None, typer.Option(help="next_cursor from the previous page.")] = None,
     order: Annotated[str, typer.Option(help="relevance | time")] = "relevance",
     mode: Annotated[str | None, typer.Option(help="keyword | semantic | hybrid (default: hybrid when RADAR_SEMANTIC)")] = None,
+    like: Annotated[str | None, typer.Option(help="More like this record id.")] = None,
+    export: Annotated[Path | None, typer.Option(help="Write every hit (all pages) to a .csv or .xlsx file.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -347,9 +349,16 @@ def search(
     if not settings.db.exists():
         raise APIError(ErrorCode.E501, reason=f"no store at {settings.db}; run `radar demo` or `radar ingest` first", command="search")
     components = Components.build(settings)
-    request = SearchRequest(query=query, filters=parsed_filters, since=since, until=until, limit=limit, cursor=cursor, order=order)
+    request = SearchRequest(
+        query=query, filters=parsed_filters, since=since, until=until, limit=limit, cursor=cursor, order=order, mode=mode, like=like
+    )
     with _open_store(settings) as store:
-        doc = _response_json(components.backend(store).search(request))
+        backend = components.backend(store)
+        doc = _response_json(backend.search(request))
+        if export is not None:
+            from api.export import export_results
+
+            doc["exported"] = {"path": str(export), "rows": export_results(backend, request, export)}
     if as_json:
         print_json(doc)
         return

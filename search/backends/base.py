@@ -25,6 +25,8 @@ class SearchRequest:
     cursor: str | None = None
     order: str = "relevance"  # or "time"
     mode: str | None = None  # keyword | semantic | hybrid; None: hybrid when the backend has an embedder
+    like: str | None = None  # more like this record id (the record itself is left out)
+    exclude_ids: Sequence[str] = ()
     facets: Sequence[str] = ("demand_category", "complaint_type", "intent", "sentiment", "product", "channel", "source", "region")
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -211,6 +212,9 @@ class SQLiteSearchBackend:
             else:  # values of one facet are alternatives, different facets must all hold
                 clauses.append(f"r.rowid IN (SELECT record_rowid FROM labels WHERE facet = ? AND label IN ({marks}))")
                 params.extend([facet, *values])
+        if request.exclude_ids:
+            clauses.append(f"r.id NOT IN ({','.join('?' * len(request.exclude_ids))})")
+            params.extend(request.exclude_ids)
         if request.since:
             clauses.append("r.created_at >= ?")
             params.append(request.since.isoformat(timespec="seconds"))
@@ -237,7 +241,19 @@ class SQLiteSearchBackend:
             all_params.append(exclude)
         return sql, all_params
 
+    def _like(self, request: SearchRequest) -> SearchRequest:
+        """More like this: the record's own words become the query, and the record is excluded."""
+        record = self.store.get(request.like or "")
+        if record is None:
+            raise SearchError(ErrorCode.E306, record_id=request.like)
+        words = [w for w in self.tokenizer.words(record.customer_text()) if w not in BUILTIN_STOPWORDS and len(w) > 1]
+        query = " OR ".join(dict.fromkeys(words[:24])) if self.embedder is None else record.customer_text()[:200]
+        mode = request.mode or ("semantic" if self.embedder else "keyword")
+        return replace(request, query=query, like=None, mode=mode, exclude_ids=[*request.exclude_ids, record.id])
+
     def search(self, request: SearchRequest) -> SearchResponse:
+        if request.like:
+            return self.search(self._like(request))
         facet_names = set(request.facets) | {"needs_review", "escalation", "brand", "intent", "complaint_type"}
         parsed = parse_query(request.query, facet_names)
         filters = list(request.filters) + parsed.filters

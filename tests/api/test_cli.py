@@ -123,3 +123,38 @@ def test_label_modes_relabel_what_changed(tmp_path: Path) -> None:
     assert backfill["records"] > 0  # the demo labelled with the zero-shot backup: another labeler version
     again = _json(runner.invoke(app, ["label", "--db", db, "--json", "--backfill", "--no-zero-shot"]))
     assert again["records"] == 0
+
+
+def test_search_modes_like_and_export(tmp_path: Path) -> None:
+    import csv as csv_module
+    import re
+
+    import openpyxl
+
+    db = str(tmp_path / "radar.db")
+    env = {"RADAR_ZERO_SHOT": "false"}
+    _json(runner.invoke(app, ["demo", "--db", db, "--json"], env=env))
+    keyword = _json(runner.invoke(app, ["search", "宽带 断网", "--mode", "keyword", "--db", db, "--json", "--limit", "1000"], env=env))
+    hybrid = _json(runner.invoke(app, ["search", "宽带 断网", "--mode", "hybrid", "--db", db, "--json", "--limit", "1000"], env=env))
+    assert hybrid["total"] >= keyword["total"] > 0
+    assert runner.invoke(app, ["search", "x", "--mode", "fuzzy", "--db", db]).exit_code == 1
+
+    liked = keyword["hits"][0]["id"]
+    similar = _json(runner.invoke(app, ["search", "--like", liked, "--db", db, "--json", "--limit", "20"], env=env))
+    assert similar["total"] > 0 and liked not in [h["id"] for h in similar["hits"]]
+    assert runner.invoke(app, ["search", "--like", "tickets:nope", "--db", db, "--json"]).exit_code == 1
+
+    for suffix in ("csv", "xlsx"):
+        out = tmp_path / f"export.{suffix}"
+        doc = _json(runner.invoke(app, ["search", "流量", "--mode", "keyword", "--export", str(out), "--db", db, "--json"], env=env))
+        assert doc["exported"]["rows"] == doc["total"] > 10  # every page, not just the first
+        if suffix == "csv":
+            with out.open(encoding="utf-8-sig") as fh:
+                rows = list(csv_module.DictReader(fh))
+        else:
+            sheet = openpyxl.load_workbook(out, read_only=True).active
+            values = list(sheet.iter_rows(values_only=True))
+            rows = [dict(zip(values[0], v, strict=True)) for v in values[1:]]
+        assert len(rows) == doc["total"] and all("流量" in (r["title"] or "") + r["text"] for r in rows)
+        assert any(r["evidence"] for r in rows)
+        assert not [r for r in rows if re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", r["text"])]  # exports stay masked
