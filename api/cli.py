@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 taxonomy_app = typer.Typer(help="Validate, show, diff and export taxonomy versions.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
+index_app = typer.Typer(help="Check, repair and rebuild the search index against the store.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
 models_app = typer.Typer(help="The model registry: list, show, promote, attach to a facet.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -444,6 +446,39 @@ def taxonomy_diff(old: Annotated[Path, typer.Argument()], new: Annotated[Path, t
 
     doc = diff_taxonomies(load_taxonomy(old), load_taxonomy(new))
     print_json(doc) if as_json else out_console.print(doc)
+
+
+@index_app.command("check")
+@coded
+def index_check(
+    db: DbOption = None,
+    repair: Annotated[bool, typer.Option(help="Fix what differs.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Report (and with --repair fix) records missing from the index, stale entries and orphans."""
+    from api.pipeline import Components
+
+    settings = _settings(db)
+    with _open_store(settings) as store:
+        backend = Components.build(settings).backend(store)
+        found = {k: len(v) for k, v in backend.check().items()}
+        doc: dict[str, Any] = {"differences": found, "in_sync": not any(found.values())}
+        if repair and not doc["in_sync"]:
+            doc["repaired"] = backend.repair()
+            doc["in_sync"] = not any(backend.check().values())
+    print_json(doc) if as_json else out_console.print(doc)
+
+
+@index_app.command("rebuild")
+@coded
+def index_rebuild(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Rebuild the whole index from the store (after a dictionary change, or to be sure)."""
+    from api.pipeline import Components
+
+    settings = _settings(db)
+    with _open_store(settings) as store:
+        indexed = Components.build(settings).backend(store).rebuild()
+    print_json({"indexed": indexed}) if as_json else out_console.print(f"indexed {indexed} records")
 
 
 @models_app.command("list")

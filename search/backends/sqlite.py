@@ -100,6 +100,45 @@ class SQLiteSearchBackend:
         self.store.set_meta("index_dictionary_version", self.tokenizer.version)
         return len(rows)
 
+    def check(self) -> dict[str, list[int]]:
+        """Differences between store and index: records never indexed, stale ones, index rows with no record."""
+        conn = self.store.conn
+        missing = [
+            r[0] for r in conn.execute("SELECT r.rowid FROM records r LEFT JOIN search_state s ON s.rowid = r.rowid WHERE s.rowid IS NULL")
+        ]
+        stale = [
+            r[0]
+            for r in conn.execute(
+                "SELECT r.rowid FROM records r JOIN search_state s ON s.rowid = r.rowid "
+                "WHERE s.content_hash != r.content_hash OR s.dict_version != ?",
+                (self.tokenizer.version,),
+            )
+        ]
+        if self.embedder is not None:  # semantic search is on: a record without a vector is stale too
+            stale += [r[0] for r in conn.execute("SELECT rowid FROM search_state WHERE vector_key IS NULL")]
+            stale = sorted(set(stale))
+        orphans = [r[0] for r in conn.execute("SELECT rowid FROM search_fts WHERE rowid NOT IN (SELECT rowid FROM records)")]
+        orphans += [r[0] for r in conn.execute("SELECT rowid FROM search_state WHERE rowid NOT IN (SELECT rowid FROM records)")]
+        return {"missing": missing, "stale": stale, "orphans": sorted(set(orphans))}
+
+    def repair(self) -> dict[str, int]:
+        """Make the index match the store. Call outside a transaction."""
+        found = self.check()
+        with self.store.transaction():
+            self.store.conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(i,) for i in found["orphans"]])
+            self.store.conn.executemany("DELETE FROM search_state WHERE rowid = ?", [(i,) for i in found["orphans"]])
+            todo = found["missing"] + found["stale"]
+            for i in range(0, len(todo), 1000):
+                self.index(todo[i : i + 1000])
+        return {k: len(v) for k, v in found.items()}
+
+    def rebuild(self) -> int:
+        """Drop the index and build it again from the store (embeddings come from the cache)."""
+        with self.store.transaction():
+            self.store.conn.execute("DELETE FROM search_fts")
+            self.store.conn.execute("DELETE FROM search_state")
+        return self.repair()["missing"]
+
     def _embed(self, texts: list[str]) -> list[str | None]:
         """Embed (through the store's cache) and return each text's vector key."""
         if self.embedder is None or not texts:

@@ -147,3 +147,23 @@ def test_an_index_from_before_bigrams_is_rebuilt(tmp_path, components: Component
         store.conn.execute("CREATE VIRTUAL TABLE search_fts USING fts5(tokens)")  # the old shape
         assert index_store(store, components) == store.count()
         assert _search(store, components, query=_straddling_probe(store, components)).total > 0
+
+
+def test_check_reports_and_repairs_drift(tmp_path, components: Components, sample_dir) -> None:  # type: ignore[no-untyped-def]
+    from api.pipeline import index_store, ingest_sample
+    from radar.settings import Settings
+
+    with Store.open(tmp_path / "r.db") as store:
+        ingest_sample(store, sample_dir, Settings())
+        index_store(store, components)
+        backend = components.backend(store)
+        assert not any(backend.check().values())
+        store.conn.execute("DELETE FROM search_state WHERE rowid = 1")  # as if a crash lost one entry
+        store.conn.execute("UPDATE search_state SET content_hash = 'x' WHERE rowid = 2")
+        store.conn.execute("INSERT INTO search_fts(rowid, tokens, grams) VALUES (999999, 'ghost', 'gh')")
+        found = backend.check()
+        assert (found["missing"], found["stale"], found["orphans"]) == ([1], [2], [999999])
+        assert backend.repair() == {"missing": 1, "stale": 1, "orphans": 1}
+        assert not any(backend.check().values())
+        assert backend.rebuild() == store.count()
+        assert _search(store, components, query="流量").total > 0
