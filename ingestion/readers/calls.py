@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ingestion.formats import read_table, read_text, to_str
 from ingestion.rows import BadRow, RawRow
-from radar.errors import ErrorCode
+from radar.errors import ErrorCode, IngestionError
 
 __all__ = ["read_calls", "turns_from_transcript"]
 
@@ -28,8 +28,6 @@ def read_calls(path: Path, encoding: str | None = None, fmt: str | None = None) 
     elif shape == "text":
         yield from _read_plain(path, encoding)
     else:
-        from radar.errors import IngestionError
-
         raise IngestionError(ErrorCode.E103, fmt=shape, source="calls", options="jsonl, sep, text")
 
 
@@ -130,6 +128,8 @@ def _read_sep(path: Path, encoding: str | None) -> Iterator[RawRow | BadRow]:
             "reason": get.get("label_raw", ""),
         }
         yield RawRow("calls", str(path), location, data)
+    if header is None:
+        raise IngestionError(ErrorCode.E101, path=str(path), reason="the file is empty")
 
 
 def _read_plain(path: Path, encoding: str | None) -> Iterator[RawRow | BadRow]:
