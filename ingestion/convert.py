@@ -46,6 +46,11 @@ def _clean(text: str, is_html: bool = False) -> tuple[str, str | None]:
     return cleaned, mask_pii(text)[0]
 
 
+def _opt(data: dict[str, Any], key: str) -> str | None:
+    """A field as text, or None when empty."""
+    return to_str(data.get(key)) or None
+
+
 def _date(data: dict[str, Any], key: str, warnings: list[str]) -> Any:
     try:
         return parse_datetime(data.get(key))
@@ -90,7 +95,7 @@ def _calls(row: RawRow, opts: ConvertOptions, warnings: list[str]) -> dict[str, 
     return {
         "channel": "10086",
         "created_at": _date(row.data, "created_at", warnings),
-        "region": to_str(row.data.get("region")) or None,
+        "region": _opt(row.data, "region"),
         "text": text,
         "original_text": None,
         "turns": turns,
@@ -104,19 +109,19 @@ def _tickets(row: RawRow, opts: ConvertOptions, warnings: list[str]) -> dict[str
     path = [p for p in _TYPE_SPLIT.split(to_str(d.get("complaint_type"))) if p]
     ticket = TicketFields(
         complaint_type_path=path,
-        brand=to_str(d.get("brand")) or None,
-        star=to_str(d.get("star")) or None,
+        brand=_opt(d, "brand"),
+        star=_opt(d, "star"),
         result=_clean(to_str(d.get("result")))[0] or None,
         founded=parse_bool(d.get("founded")),
         escalated=parse_bool(d.get("escalated")),
         repeated=parse_bool(d.get("repeated")),
-        satisfaction=to_str(d.get("satisfaction")) or None,
+        satisfaction=_opt(d, "satisfaction"),
         closed_at=_date(d, "closed_at", warnings),
     )
     return {
-        "channel": to_str(d.get("channel")) or None,
+        "channel": _opt(d, "channel"),
         "created_at": _date(d, "created_at", warnings),
-        "region": to_str(d.get("region")) or None,
+        "region": _opt(d, "region"),
         "text": text,
         "original_text": original,
         "ticket": ticket,
@@ -128,9 +133,9 @@ def _forms(row: RawRow, opts: ConvertOptions, warnings: list[str]) -> dict[str, 
     text, original = _clean(to_str(d.get("text")))
     extra = {"business": to_str(d["business"])} if d.get("business") else {}
     return {
-        "channel": to_str(d.get("channel")) or None,
+        "channel": _opt(d, "channel"),
         "created_at": _date(d, "created_at", warnings),
-        "region": to_str(d.get("region")) or None,
+        "region": _opt(d, "region"),
         "title": _clean(to_str(d.get("title")))[0] or None,
         "text": text,
         "original_text": original,
