@@ -255,6 +255,7 @@ def label_file_cmd(
     text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Force the input encoding.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes labelling in parallel (output keeps the input order).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Label a file into JSONL: each input row plus labels and needs_review, streamed."""
@@ -263,7 +264,7 @@ def label_file_cmd(
 
     components = Components.build(get_settings(), taxonomy)
     with progress_bar("label-file", None, enabled=not as_json) as advance:
-        report = label_file(src, dst, components.labeler, text_col=text_col, encoding=encoding, on_progress=advance)
+        report = label_file(src, dst, components.labeler, text_col=text_col, encoding=encoding, workers=workers, on_progress=advance)
     print_json(report.to_dict()) if as_json else out_console.print(report.to_dict())
 
 

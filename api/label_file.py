@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from radar.errors import ErrorCode, IngestionError
 from radar.tables import cell_text, iter_rows
@@ -27,6 +30,58 @@ class FileLabelReport:
         return {"rows": self.rows, "seconds": round(self.seconds, 3), "docs_per_s": round(rate, 1), "needs_review": self.needs_review}
 
 
+_worker_labeler: Labeler | None = None  # per worker process, set once by the pool initializer
+
+
+def _init_worker(labeler: Labeler) -> None:
+    global _worker_labeler
+    labeler.warm_up()
+    _worker_labeler = labeler
+
+
+def _label_chunk(rows: list[dict[str, Any]], text_col: str, labeler: Labeler | None = None) -> tuple[list[str], int]:
+    """JSON lines for a chunk of rows, and how many need review. Pure: runs in any process."""
+    labeler = labeler or _worker_labeler
+    assert labeler is not None
+    results = labeler.run_many([Document(text=cell_text(row[text_col])) for row in rows])
+    lines, review = [], 0
+    for row, result in zip(rows, results, strict=True):
+        labels = {f: [lab.model_dump() for lab in labs] for f, labs in result.labels.items()}
+        lines.append(json.dumps({**row, "labels": labels, "needs_review": result.needs_review}, ensure_ascii=False))
+        review += bool(result.needs_review)
+    return lines, review
+
+
+def _chunks(src: Path, encoding: str | None, text_col: str, size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in iter_rows(src, encoding):
+        if text_col not in row:
+            raise IngestionError(ErrorCode.E110, path=str(src), columns=[text_col])
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _labelled(chunks: Iterator[list[dict[str, Any]]], labeler: Labeler, text_col: str, workers: int) -> Iterator[tuple[list[str], int]]:
+    """Labelled chunks in input order; with workers > 1 a few chunks run ahead in other processes."""
+    if workers <= 1:
+        labeler.warm_up()
+        for chunk in chunks:
+            yield _label_chunk(chunk, text_col, labeler)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(labeler,)) as pool:
+        pending: deque[Future[tuple[list[str], int]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_label_chunk, chunk, text_col))
+            if len(pending) >= 2 * workers:  # bounded look-ahead: memory stays flat on any input size
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def label_file(
     src: Path,
     dst: Path,
@@ -34,22 +89,23 @@ def label_file(
     *,
     text_col: str = "text",
     encoding: str | None = None,
+    workers: int = 1,
+    chunk_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
 ) -> FileLabelReport:
-    """One JSON object per input row: the input columns plus ``labels`` and ``needs_review``."""
-    labeler.warm_up()
+    """One JSON object per input row: the input columns plus ``labels`` and ``needs_review``.
+
+    Streams in chunks, in constant memory; ``workers`` processes label chunks in parallel and the
+    output keeps the input order.
+    """
     report, started = FileLabelReport(), time.perf_counter()
     dst.parent.mkdir(parents=True, exist_ok=True)
     with dst.open("w", encoding="utf-8") as out:
-        for row in iter_rows(src, encoding):
-            if text_col not in row:
-                raise IngestionError(ErrorCode.E110, path=str(src), columns=[text_col])
-            result = labeler.run(Document(text=cell_text(row[text_col])))
-            labels = {f: [lab.model_dump() for lab in labs] for f, labs in result.labels.items()}
-            out.write(json.dumps({**row, "labels": labels, "needs_review": result.needs_review}, ensure_ascii=False) + "\n")
-            report.rows += 1
-            report.needs_review += bool(result.needs_review)
-            if on_progress and report.rows % 256 == 0:
-                on_progress(256)
+        for lines, review in _labelled(_chunks(src, encoding, text_col, chunk_size), labeler, text_col, workers):
+            out.write("\n".join(lines) + "\n")
+            report.rows += len(lines)
+            report.needs_review += review
+            if on_progress:
+                on_progress(len(lines))
     report.seconds = time.perf_counter() - started
     return report

@@ -61,11 +61,11 @@ def product(texts: list[str], batch: int = 1000) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def _child_rss(src: Path, dst: Path) -> tuple[float, float]:
+def _child_rss(src: Path, dst: Path, workers: int = 1) -> tuple[float, float]:
     code = (
         "import resource, sys, time; from pathlib import Path; from api.label_file import label_file; "
         "from taxonomy.labeler import Labeler; from taxonomy.loader import load_taxonomy; t = time.perf_counter(); "
-        f"r = label_file(Path({str(src)!r}), Path({str(dst)!r}), Labeler(load_taxonomy()), text_col='review'); "
+        f"r = label_file(Path({str(src)!r}), Path({str(dst)!r}), Labeler(load_taxonomy()), text_col='review', workers={workers}); "
         "print(r.rows / (time.perf_counter() - t), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
@@ -73,15 +73,29 @@ def _child_rss(src: Path, dst: Path) -> tuple[float, float]:
     return float(rate), float(rss)
 
 
+def _write_csv(path: Path, texts: list[str], n: int) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "review"])
+        for i in range(n):
+            writer.writerow([i, texts[i % len(texts)]])
+    return path
+
+
+def label_file_runs(texts: list[str], base: float) -> None:
+    """End to end: read the CSV, label, write JSONL; 1 and 2 worker processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = _write_csv(Path(tmp) / "in.csv", texts, len(texts))
+        for workers in (1, 2):
+            rate, rss = _child_rss(src, Path(tmp) / "out.jsonl", workers)
+            label = f"label-file, {workers} worker{'s' if workers > 1 else ''}"
+            print(f"{label:36} {rate:>9,.0f} docs/s {rate / base:>5.1f}x   peak RSS {rss:,.0f} MB (main process)")
+
+
 def memory_flat(texts: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in (100_000, 1_000_000):
-            src = Path(tmp) / f"in-{n}.csv"
-            with src.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["id", "review"])
-                for i in range(n):
-                    writer.writerow([i, texts[i % len(texts)]])
+            src = _write_csv(Path(tmp) / f"in-{n}.csv", texts, n)
             rate, rss = _child_rss(src, Path(tmp) / "out.jsonl")
             print(f"label-file {n:>9,} lines: {rate:>8,.0f} docs/s, peak RSS {rss:,.0f} MB")
 
@@ -97,6 +111,7 @@ def main() -> None:
     ours = product(texts)
     print(f"{'naive: jieba.lcut + keyword loop':36} {base:>9,.0f} docs/s   1.0x")
     print(f"{'radar labeler (rules ensemble)':36} {ours:>9,.0f} docs/s {ours / base:>5.1f}x   target >= 3,000 docs/s and >= 10x")
+    label_file_runs(texts, base)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
     if args.million:
         memory_flat(texts)

@@ -165,6 +165,9 @@ class Labeler:
         for c in cands:
             grouped[c.label_id].append(c)
         for label_id, group in grouped.items():
+            if len(group) == 1:  # the common case: nothing to combine
+                merged[label_id] = group[0]
+                continue
             best = max(group, key=lambda c: c.score)
             evidence = sorted({(e.start, e.end): e for c in group for e in c.evidence}.values(), key=lambda e: e.start)
             sources = "+".join(sorted({c.source for c in group}))
@@ -199,6 +202,8 @@ class Labeler:
         result.labels[facet.name] = [self._label(facet, best)]
 
     def _multi(self, facet: Facet, cands: list[Candidate], result: LabelResult) -> None:
+        if not cands:
+            return
         merged = self._merge(cands)
         chosen = [c for c in merged.values() if c.score >= MIN_MULTI_SCORE or facet.entity]
         for cand in list(chosen):  # a sub-label implies its parent, whichever classifier proposed it

@@ -158,3 +158,17 @@ def test_search_modes_like_and_export(tmp_path: Path) -> None:
         assert len(rows) == doc["total"] and all("流量" in (r["title"] or "") + r["text"] for r in rows)
         assert any(r["evidence"] for r in rows)
         assert not [r for r in rows if re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", r["text"])]  # exports stay masked
+
+
+def test_label_file_with_workers_keeps_order_and_content(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    texts = ["营业厅排队太久了", "我的流量怎么扣了这么多钱", "希望推出5G套餐", "请问怎么查话费", "宽带断网了"] * 700
+    src.write_text("\n".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(texts)), encoding="utf-8")
+    outputs = []
+    for workers in ("1", "2"):
+        dst = tmp_path / f"out-{workers}.jsonl"
+        summary = _json(runner.invoke(app, ["label-file", str(src), str(dst), "--workers", workers, "--json"]))
+        assert summary["rows"] == len(texts)
+        outputs.append(dst.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    assert [json.loads(line)["id"] for line in outputs[1].splitlines()] == list(range(len(texts)))
