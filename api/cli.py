@@ -598,6 +598,7 @@ def train(
     model: Annotated[str, typer.Option("--model", help="linear | baseline")] = "linear",
     facet: Annotated[str | None, typer.Option(help="The taxonomy facet this model labels.")] = None,
     seed: Annotated[int, typer.Option(help="Seed: same data and seed, same model and metrics.")] = 13,
+    balanced: Annotated[bool, typer.Option(help="Weight classes inversely to their frequency (linear).")] = False,
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy whose dictionary the tokenizer uses.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -611,7 +612,16 @@ def train(
 
     dictionary, tax_version = _dictionary(taxonomy)
     labelled = load_labelled(data, text_col, label_col, multi_label_sep=multi_label_sep)
-    result = train_model(labelled, model, dictionary, out, facet=facet, taxonomy_version=tax_version, seed=seed)
+    result = train_model(
+        labelled,
+        model,
+        dictionary,
+        out,
+        facet=facet,
+        taxonomy_version=tax_version,
+        seed=seed,
+        class_weight="balanced" if balanced else None,
+    )
     with _open_store(_settings(db)) as store:
         model_id = store.register_model(str(out.resolve()), facet, result.card)
     if as_json:
