@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from radar.errors import ErrorCode, IngestionError
+from radar.parallel import ordered_map
 from radar.tables import cell_text, iter_rows
 from taxonomy.classifiers.base import Document
 from taxonomy.labeler import Labeler
@@ -30,7 +29,7 @@ class FileLabelReport:
         return {"rows": self.rows, "seconds": round(self.seconds, 3), "docs_per_s": round(rate, 1), "needs_review": self.needs_review}
 
 
-_worker_labeler: Labeler | None = None  # per worker process, set once by the pool initializer
+_worker_labeler: Labeler | None = None  # per process, set once by the initializer
 
 
 def _init_worker(labeler: Labeler) -> None:
@@ -39,9 +38,9 @@ def _init_worker(labeler: Labeler) -> None:
     _worker_labeler = labeler
 
 
-def _label_chunk(rows: list[dict[str, Any]], text_col: str, labeler: Labeler | None = None) -> tuple[list[str], int]:
-    """JSON lines for a chunk of rows, and how many need review. Pure: runs in any process."""
-    labeler = labeler or _worker_labeler
+def _label_chunk(rows: list[dict[str, Any]], text_col: str) -> tuple[list[str], int]:
+    """JSON lines for a chunk of rows, and how many need review (with this process's labeler)."""
+    labeler = _worker_labeler
     assert labeler is not None
     results = labeler.run_many([Document(text=cell_text(row[text_col])) for row in rows])
     lines, review = [], 0
@@ -65,23 +64,6 @@ def _chunks(src: Path, encoding: str | None, text_col: str, size: int) -> Iterat
         yield chunk
 
 
-def _labelled(chunks: Iterator[list[dict[str, Any]]], labeler: Labeler, text_col: str, workers: int) -> Iterator[tuple[list[str], int]]:
-    """Labelled chunks in input order; with workers > 1 a few chunks run ahead in other processes."""
-    if workers <= 1:
-        labeler.warm_up()
-        for chunk in chunks:
-            yield _label_chunk(chunk, text_col, labeler)
-        return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(labeler,)) as pool:
-        pending: deque[Future[tuple[list[str], int]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_label_chunk, chunk, text_col))
-            if len(pending) >= 2 * workers:  # bounded look-ahead: memory stays flat on any input size
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
 def label_file(
     src: Path,
     dst: Path,
@@ -101,7 +83,8 @@ def label_file(
     report, started = FileLabelReport(), time.perf_counter()
     dst.parent.mkdir(parents=True, exist_ok=True)
     with dst.open("w", encoding="utf-8") as out:
-        for lines, review in _labelled(_chunks(src, encoding, text_col, chunk_size), labeler, text_col, workers):
+        chunks = _chunks(src, encoding, text_col, chunk_size)
+        for lines, review in ordered_map(_label_chunk, chunks, text_col, workers=workers, initializer=_init_worker, initargs=(labeler,)):
             out.write("\n".join(lines) + "\n")
             report.rows += len(lines)
             report.needs_review += review

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +17,7 @@ from ingestion.readers.tickets import read_tickets
 from ingestion.rows import BadRow, RawRow
 from nlp.simhash import simhash
 from radar.errors import ErrorCode, IngestionError
+from radar.parallel import ordered_map
 from radar.records import Source
 from search.store import RecordRow, Store, UpsertOutcome, record_row
 
@@ -107,15 +104,6 @@ def prepare_batch(batch: list[RawRow | BadRow], opts: ConvertOptions) -> list[Pr
     return out
 
 
-def _die_with_parent() -> None:
-    """Workers end with the ingest process, even when it is killed with SIGKILL (Linux)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
 def _batches(rows: Iterable[RawRow | BadRow], size: int, report: IngestReport) -> Iterator[list[RawRow | BadRow]]:
     batch: list[RawRow | BadRow] = []
     for row in rows:
@@ -126,22 +114,6 @@ def _batches(rows: Iterable[RawRow | BadRow], size: int, report: IngestReport) -
             batch = []
     if batch:
         yield batch
-
-
-def _prepared(batches: Iterator[list[RawRow | BadRow]], opts: ConvertOptions, workers: int) -> Iterator[list[Prepared]]:
-    """Prepared batches in input order; with workers > 1 a few batches run ahead in other processes."""
-    if workers <= 1:
-        for batch in batches:
-            yield prepare_batch(batch, opts)
-        return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
-        pending: deque[Future[list[Prepared]]] = deque()
-        for batch in batches:
-            pending.append(pool.submit(prepare_batch, batch, opts))
-            if len(pending) >= 2 * workers:  # bounded look-ahead: memory stays flat on any input size
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def ingest_rows(
@@ -161,7 +133,7 @@ def ingest_rows(
     """
     report, bad_rows = IngestReport(), []
     position = store.get_cursor(cursor.name) if cursor else None
-    for prepared in _prepared(_batches(rows, batch_size, report), opts, workers):
+    for prepared in ordered_map(prepare_batch, _batches(rows, batch_size, report), opts, workers=workers):
         with store.transaction():
             known = store.lookup([p.outcome.record.id for p in prepared if isinstance(p.outcome, RecordRow)])
             for p in prepared:
