@@ -11,7 +11,7 @@ from pathlib import Path
 from ingestion.convert import ConvertOptions
 from ingestion.pipeline import IngestReport, ingest_path
 from nlp.dictionary import TelecomDictionary
-from nlp.embedders import CachedEmbedder, MemoryCache, make_embedder
+from nlp.embedders import CachedEmbedder, Embedder, MemoryCache, make_embedder
 from nlp.tokenizer import Tokenizer
 from radar.records import Record
 from radar.settings import Settings
@@ -39,6 +39,14 @@ class Components:
     labeler: Labeler
     tokenizer: Tokenizer
     settings: Settings
+    _embedder: Embedder | None = field(default=None, repr=False)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured encoder, created once: loading a model is the expensive part."""
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars)
+        return self._embedder
 
     @classmethod
     def build(cls, settings: Settings, taxonomy_path: Path | None = None) -> Components:
@@ -54,8 +62,7 @@ class Components:
             primary += [TrainedClassifier(Path(m["path"]), self.taxonomy, m["facet"]) for m in store.attached_models()]
         backups: list[Classifier] = []
         if self.settings.zero_shot if zero_shot is None else zero_shot:
-            embedder = make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars)
-            cached = CachedEmbedder(embedder, store if store is not None else MemoryCache())
+            cached = CachedEmbedder(self.embedder, store if store is not None else MemoryCache())
             backups.append(ZeroShotClassifier(self.taxonomy, cached))
         if len(primary) == len(self.labeler.classifiers) and not backups:
             return self.labeler
@@ -65,7 +72,7 @@ class Components:
         """The embedded backend; with semantic search on, records are embedded (and cached) when indexed."""
         embedder = None
         if self.settings.semantic if semantic is None else semantic:
-            embedder = CachedEmbedder(make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars), store)
+            embedder = CachedEmbedder(self.embedder, store)
         return SQLiteSearchBackend(store, self.tokenizer, embedder, min_similarity=self.settings.min_similarity)
 
 
