@@ -29,6 +29,16 @@ class FileLabelReport:
         return {"rows": self.rows, "seconds": round(self.seconds, 3), "docs_per_s": round(rate, 1), "needs_review": self.needs_review}
 
 
+def _dumps(obj: dict[str, Any]) -> str:
+    """One JSON line; orjson when installed (several times faster), else the standard library."""
+    try:
+        import orjson
+
+        return orjson.dumps(obj, default=str).decode()
+    except (ImportError, TypeError):  # not installed, or a value orjson refuses (an int beyond 64 bits)
+        return json.dumps(obj, ensure_ascii=False, default=str)
+
+
 _worker_labeler: Labeler | None = None  # per process, set once by the initializer
 
 
@@ -45,8 +55,8 @@ def _label_chunk(rows: list[dict[str, Any]], text_col: str) -> tuple[list[str], 
     results = labeler.run_many([Document(text=cell_text(row[text_col])) for row in rows])
     lines, review = [], 0
     for row, result in zip(rows, results, strict=True):
-        labels = {f: [lab.model_dump() for lab in labs] for f, labs in result.labels.items()}
-        lines.append(json.dumps({**row, "labels": labels, "needs_review": result.needs_review}, ensure_ascii=False))
+        labels = {f: [lab.to_dict() for lab in labs] for f, labs in result.labels.items()}
+        lines.append(_dumps({**row, "labels": labels, "needs_review": result.needs_review}))
         review += bool(result.needs_review)
     return lines, review
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["ESCALATION_CUES", "SentimentResult", "analyze_sentiment"]
 
@@ -95,10 +99,22 @@ def _alternation(words: list[str] | tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)))
 
 
+def _automaton(words: Iterable[str]) -> Any:
+    """Leftmost-longest, non-overlapping matching in C (``iter_long``): what a regex alternation
+    sorted longest-first finds, at a fraction of the cost on long lexicons."""
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for word in set(words):
+        automaton.add_word(word, (len(word), word))
+    automaton.make_automaton()
+    return automaton
+
+
 @dataclass(frozen=True)
 class _Patterns:
-    words: re.Pattern[str]
-    escalation: re.Pattern[str]
+    words: Any
+    escalation: Any
     polarity: dict[str, int]
     negated: re.Pattern[str]
     intensifier: re.Pattern[str]
@@ -109,12 +125,28 @@ def _patterns() -> _Patterns:
     polarity = dict.fromkeys(NEGATIVE, -1) | dict.fromkeys(POSITIVE, 1)
     # a negator right before the word, or with one degree word between ("不太方便"), flips it
     negated = re.compile("(?:" + "|".join(sorted(NEGATORS, key=len, reverse=True)) + ")[太很够是]?$")
-    return _Patterns(_alternation(list(polarity)), _alternation(ESCALATION_CUES), polarity, negated, _alternation(list(INTENSIFIERS)))
+    return _Patterns(_automaton(polarity), _automaton(ESCALATION_CUES), polarity, negated, _alternation(list(INTENSIFIERS)))
+
+
+def _spans(automaton: Any, text: str) -> list[tuple[str, int, int]]:
+    if not text:
+        return []
+    # the sentinel: iter_long drops a match that ends exactly at the end of the text
+    return [(word, end + 1 - size, end + 1) for end, (size, word) in automaton.iter_long(text + "\x00")]
+
+
+@lru_cache(maxsize=1)
+def _modifier_chars() -> frozenset[str]:
+    return frozenset("".join(NEGATORS) + "".join(INTENSIFIERS))
 
 
 def _modifier(p: _Patterns, text: str, start: int) -> float:
     window = text[max(0, start - 4) : start]
-    factor = max((INTENSIFIERS[m.group()] for m in p.intensifier.finditer(window)), default=1.0)
+    if _modifier_chars().isdisjoint(window):  # the common case: nothing can modify the word
+        return 1.0
+    factor = 1.0
+    for m in p.intensifier.finditer(window):
+        factor = max(factor, INTENSIFIERS[m.group()])
     # "特别" ends in 别 but is an intensifier: it is removed before looking for a negator
     if p.negated.search(window.replace("特别", "")):
         factor = -factor * 0.8  # "不满意" is in the lexicon; this catches "不方便", "没解决"...
@@ -125,11 +157,10 @@ def analyze_sentiment(text: str) -> SentimentResult:
     """Polarity, a signed score, intensity and escalation cues for one text."""
     p = _patterns()
     total, hits = 0.0, []
-    for m in p.words.finditer(text):
-        value = p.polarity[m.group()] * _modifier(p, text, m.start())
-        total += value
-        hits.append((m.group(), m.start(), m.end()))
-    esc = [(m.group(), m.start(), m.end()) for m in p.escalation.finditer(text)]
+    for hit in _spans(p.words, text):
+        total += p.polarity[hit[0]] * _modifier(p, text, hit[1])
+        hits.append(hit)
+    esc = _spans(p.escalation, text)
     total -= 1.5 * len(esc)
     # squash: a couple of strong words already make a clear polarity
     score = max(-1.0, min(1.0, total / (abs(total) + 2.0))) if total else 0.0

@@ -354,7 +354,7 @@ class Store:
             marks = ",".join("?" * len(rowids))
             for lr in self.conn.execute(f"SELECT * FROM labels WHERE record_rowid IN ({marks}) ORDER BY facet, score DESC, label", rowids):
                 labels[lr["record_rowid"]].setdefault(lr["facet"], []).append(
-                    Label(label=lr["label"], score=lr["score"], source=lr["source"], evidence=json.loads(lr["evidence"]))
+                    Label.from_dict({**dict(lr), "evidence": json.loads(lr["evidence"])})
                 )
             for nr in self.conn.execute(f"SELECT * FROM needs_review WHERE record_rowid IN ({marks})", rowids):
                 review[nr["record_rowid"]].append(nr["facet"])
@@ -408,7 +408,7 @@ class Store:
         self.conn.executemany(
             "INSERT OR REPLACE INTO labels(record_rowid, facet, label, score, source, evidence) VALUES (?,?,?,?,?,?)",
             [
-                (rowid, facet, lab.label, lab.score, lab.source, json.dumps([e.model_dump() for e in lab.evidence], ensure_ascii=False))
+                (rowid, facet, lab.label, lab.score, lab.source, json.dumps([e.to_dict() for e in lab.evidence], ensure_ascii=False))
                 for facet, labs in labels.items()
                 for lab in labs
             ],

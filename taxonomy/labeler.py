@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from nlp.sentiment import SentimentResult, analyze_sentiment
 from radar.records import Evidence, Label
@@ -131,35 +132,44 @@ class Labeler:
                 need.add(facet.name)
         return need
 
+    @cached_property
+    def _plan(self) -> list[tuple[Facet, str]]:
+        """Each facet with how it is decided; intent first, since complaint_type depends on it."""
+        def kind(f: Facet) -> str:
+            return "complaint_type" if f.name == "complaint_type" else "multi" if f.multi_label else "single"
+
+        kinds = [(f, kind(f)) for f in self.taxonomy.facets]
+        return sorted(kinds, key=lambda fk: fk[0].name != "intent")
+
     def _decide(self, doc: Document, by_facet: dict[str, list[Candidate]]) -> LabelResult:
         result = LabelResult()
         senti = analyze_sentiment(doc.text)
-        intent = self.taxonomy.by_name.get("intent")
-        if intent is not None:
-            cands = self._with_prior(intent, doc, by_facet.get("intent", []) + self._dissatisfaction(intent, senti))
-            self._single(intent, cands, result)
-        for facet in self.taxonomy.facets:
+        for facet, kind in self._plan:
+            cands = by_facet.get(facet.name, [])
             if facet.name == "intent":
-                continue
-            facet_cands = by_facet.get(facet.name, [])
-            if facet.name == "complaint_type":
-                self._complaint_type(facet, doc, facet_cands, result)
-            elif facet.multi_label:
-                self._multi(facet, facet_cands, result)
+                self._single(facet, self._with_prior(facet, doc, cands + self._dissatisfaction(facet, senti)), result)
+            elif kind == "complaint_type":
+                self._complaint_type(facet, doc, cands, result)
+            elif kind == "multi":
+                if cands:
+                    self._multi(facet, cands, result)
             else:
-                self._single(facet, facet_cands, result)
+                self._single(facet, cands, result)
         self._sentiment(senti, result)
-        result.turn_sentiment = [
-            TurnSentiment(i, speaker, r.polarity, r.score, r.intensity, r.escalation)
-            for i, (speaker, text) in enumerate(doc.turns)
-            for r in [analyze_sentiment(text)]
-        ]
+        if doc.turns:
+            result.turn_sentiment = [
+                TurnSentiment(i, speaker, r.polarity, r.score, r.intensity, r.escalation)
+                for i, (speaker, text) in enumerate(doc.turns)
+                for r in [analyze_sentiment(text)]
+            ]
         return result
 
     # -- facets ---------------------------------------------------------------------------
 
     @staticmethod
     def _merge(cands: list[Candidate]) -> dict[str, Candidate]:
+        if len(cands) == 1:  # the common case: one classifier proposed one label
+            return {cands[0].label_id: cands[0]}
         merged: dict[str, Candidate] = {}
         grouped: dict[str, list[Candidate]] = defaultdict(list)
         for c in cands:
@@ -175,7 +185,7 @@ class Labeler:
         return merged
 
     def _label(self, facet: Facet, cand: Candidate) -> Label:
-        return Label(label=facet.path(cand.label_id), score=min(1.0, cand.score), source=cand.source, evidence=cand.evidence)
+        return Label.of(facet.path(cand.label_id), min(1.0, cand.score), cand.source, cand.evidence)
 
     def _with_prior(self, facet: Facet, doc: Document, cands: list[Candidate]) -> list[Candidate]:
         prior = facet.source_priors.get(doc.source or "")
@@ -221,13 +231,17 @@ class Labeler:
         from_field = self._from_ticket_field(facet, doc)
         if from_field is not None:
             cands = [*cands, from_field]
-        intent = [lab.label for lab in result.labels.get("intent", [])]
-        is_complaint = doc.source == "tickets" or self._intent_name(COMPLAINT_INTENT) in intent
+        intent = result.labels.get("intent")
+        is_complaint = doc.source == "tickets" or (intent is not None and intent[0].label == self._complaint_intent)
         if not is_complaint:
             return  # a question or a suggestion has no complaint type: nothing to review
         if not cands and facet.default is not None:
             cands = [Candidate(facet.name, facet.default, DEFAULT_SCORE, "default")]
         self._single(facet, cands, result)
+
+    @cached_property
+    def _complaint_intent(self) -> str:
+        return self._intent_name(COMPLAINT_INTENT)
 
     def _intent_name(self, label_id: str) -> str:
         facet = self.taxonomy.by_name.get("intent")
@@ -239,7 +253,7 @@ class Labeler:
         for level in reversed(doc.complaint_type_path):
             for lab in facet.active():
                 if lab.name == level or (lab.name in level and len(lab.name) >= 3):
-                    return Candidate(facet.name, lab.id, TICKET_FIELD_SCORE, "ticket_field", [Evidence(text=level, start=-1, end=-1)])
+                    return Candidate(facet.name, lab.id, TICKET_FIELD_SCORE, "ticket_field", [Evidence.of(level, -1, -1)])
         return None
 
     @staticmethod
@@ -247,15 +261,15 @@ class Labeler:
         """Clearly negative wording is a complaint even without the word 投诉."""
         if COMPLAINT_INTENT not in facet.by_id or senti.score > -0.3:
             return []
-        evidence = [Evidence(text=t, start=s, end=e) for t, s, e in senti.cues if t]
+        evidence = [Evidence.of(t, s, e) for t, s, e in senti.cues if t]
         score = min(0.85, 0.45 + abs(senti.score) / 2 + (0.1 if senti.escalation else 0.0))
         return [Candidate(facet.name, COMPLAINT_INTENT, round(score, 4), "sentiment", evidence[:6])]
 
     @staticmethod
     def _sentiment(senti: SentimentResult, result: LabelResult) -> None:
-        evidence = [Evidence(text=t, start=s, end=e) for t, s, e in senti.cues[:8]]
+        evidence = [Evidence.of(t, s, e) for t, s, e in senti.cues[:8]]
         confidence = round(0.5 + abs(senti.score) / 2, 4) if senti.polarity != "中性" else 0.5
-        result.labels["sentiment"] = [Label(label=senti.polarity, score=confidence, source="lexicon", evidence=evidence)]
+        result.labels["sentiment"] = [Label.of(senti.polarity, confidence, "lexicon", evidence)]
         if senti.escalation:
-            esc = [Evidence(text=t, start=s, end=e) for t, s, e in senti.escalation_cues]
+            esc = [Evidence.of(t, s, e) for t, s, e in senti.escalation_cues]
             result.labels["escalation"] = [Label(label="升级风险", score=min(1.0, 0.6 + 0.1 * len(esc)), source="lexicon", evidence=esc)]

@@ -72,8 +72,15 @@ class Facet(BaseModel):
     def by_id(self) -> dict[str, LabelDef]:
         return {lab.id: lab for lab in self.labels}
 
+    @cached_property
+    def _paths(self) -> dict[str, str]:
+        return {lab.id: self._walk_path(lab.id) for lab in self.labels}
+
     def path(self, label_id: str) -> str:
         """The label's name path from the facet's top level, e.g. ``触点/营业厅``."""
+        return self._paths[label_id]
+
+    def _walk_path(self, label_id: str) -> str:
         names: list[str] = []
         current: str | None = label_id
         while current is not None:
@@ -82,13 +89,21 @@ class Facet(BaseModel):
             current = lab.parent
         return "/".join(reversed(names))
 
-    def ancestors(self, label_id: str) -> list[str]:
-        out: list[str] = []
-        parent = self.by_id[label_id].parent
-        while parent is not None:
-            out.append(parent)
-            parent = self.by_id[parent].parent
+    @cached_property
+    def _ancestor_lists(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for lab in self.labels:
+            chain: list[str] = []
+            parent = lab.parent
+            while parent is not None:
+                chain.append(parent)
+                parent = self.by_id[parent].parent
+            out[lab.id] = tuple(chain)
         return out
+
+    def ancestors(self, label_id: str) -> list[str]:
+        """Parent first, then its parent, up to the top level."""
+        return list(self._ancestor_lists[label_id])
 
     def active(self) -> list[LabelDef]:
         return [lab for lab in self.labels if not lab.retired]

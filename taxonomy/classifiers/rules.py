@@ -45,6 +45,7 @@ class RulesClassifier:
         self.taxonomy = taxonomy
         self._automaton: Any = None
         self._regexes: list[tuple[str, str, re.Pattern[str]]] = []
+        self._ancestors: dict[tuple[str, str], list[str]] = {}
 
     def warm_up(self) -> None:
         if self._automaton is not None:
@@ -64,17 +65,18 @@ class RulesClassifier:
                 self._regexes.extend((facet.name, lab.id, re.compile(p)) for p in lab.regexes)
         automaton = ahocorasick.Automaton()
         for key, targets in entries.items():
-            automaton.add_word(key, (key, tuple(targets)))
+            automaton.add_word(key, (key, tuple(targets), bool(_ASCII_WORD.match(key))))
         automaton.make_automaton()
+        self._ancestors = {(f.name, lab.id): f.ancestors(lab.id) for f in self.taxonomy.facets for lab in f.labels}
         self._automaton = automaton
 
     def _matches(self, text: str) -> list[tuple[int, int, str, tuple[tuple[str, str, bool], ...]]]:
         lowered = text.lower()
         found = []
-        for end, (key, targets) in self._automaton.iter(lowered):
+        for end, (key, targets, ascii_word) in self._automaton.iter(lowered):
             start = end - len(key) + 1
             # ASCII keywords ("app", "5g") must not match inside longer ASCII words or numbers
-            if _ASCII_WORD.match(key) and (
+            if ascii_word and (
                 (start > 0 and lowered[start - 1].isascii() and lowered[start - 1].isalnum())
                 or (end + 1 < len(lowered) and lowered[end + 1].isascii() and lowered[end + 1].isdigit())
             ):
@@ -92,10 +94,10 @@ class RulesClassifier:
                 if negative:
                     vetoed.add((facet, label_id))
                 elif key not in hits[(facet, label_id)]:
-                    hits[(facet, label_id)][key] = Evidence(text=doc.text[start:end], start=start, end=end)
+                    hits[(facet, label_id)][key] = Evidence.of(doc.text[start:end], start, end)
         for facet, label_id, pattern in self._regexes:
             for m in pattern.finditer(doc.text):
-                hits[(facet, label_id)].setdefault(m.group(), Evidence(text=m.group(), start=m.start(), end=m.end()))
+                hits[(facet, label_id)].setdefault(m.group(), Evidence.of(m.group(), m.start(), m.end()))
         return self._score(hits, vetoed)
 
     def _score(self, hits: dict[tuple[str, str], dict[str, Evidence]], vetoed: set[tuple[str, str]]) -> list[Candidate]:
@@ -109,8 +111,7 @@ class RulesClassifier:
             evidence = sorted(by_keyword.values(), key=lambda e: e.start)
             scored[key] = Candidate(key[0], key[1], round(1.0 - miss, 4), self.name, evidence)
         for (facet_name, label_id), cand in list(scored.items()):
-            facet = self.taxonomy.facet(facet_name)
-            for ancestor in facet.ancestors(label_id):
+            for ancestor in self._ancestors[(facet_name, label_id)]:
                 parent = scored.get((facet_name, ancestor))
                 if parent is None:
                     scored[(facet_name, ancestor)] = Candidate(facet_name, ancestor, cand.score, self.name, list(cand.evidence))

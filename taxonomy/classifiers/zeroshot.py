@@ -154,6 +154,6 @@ class ZeroShotClassifier:
             if probs[j] < self.min_probability:
                 continue
             nearest = int(np.argmax(index.vectors[j] @ vector))  # the description or example it is closest to
-            evidence = [Evidence(text=index.texts[j][nearest], start=-1, end=-1)]
+            evidence = [Evidence.of(index.texts[j][nearest], -1, -1)]
             found.append(Candidate(index.facet.name, index.label_ids[j], round(float(probs[j]), 4), self.name, evidence))
         return found

@@ -27,3 +27,15 @@ def test_intensity_grows_with_emphasis() -> None:
     calm = analyze_sentiment("信号不好")
     angry = analyze_sentiment("信号太差了！！！非常不满意，太坑了")
     assert angry.intensity > calm.intensity
+
+
+def test_a_cue_at_the_very_end_of_the_text_is_found() -> None:
+    # pyahocorasick's iter_long drops a match ending exactly at the end of the input
+    result = analyze_sentiment("物流慢，表示很不满")
+    assert ("不满", 7, 9) in result.cues
+    assert analyze_sentiment("我要去工信部").escalation_cues == [("工信部", 3, 6)]
+
+
+def test_longest_word_wins_where_lexicon_words_overlap() -> None:
+    result = analyze_sentiment("真不满意")  # 不满, 满意 and 不满意 all match here
+    assert [c[0] for c in result.cues] == ["不满意"]

@@ -25,3 +25,15 @@ def test_record_id_and_hash_are_stable() -> None:
     b = Record(id="t:2", source=Source.TICKETS, source_id="2", text="同样的文本")
     c = Record(id="t:3", source=Source.TICKETS, source_id="3", text="不同的文本")
     assert a.content_hash == b.content_hash != c.content_hash
+
+
+def test_label_rejects_a_score_outside_0_1_and_round_trips_through_dict() -> None:
+    import pytest
+
+    from radar.records import Evidence, Label
+
+    with pytest.raises(ValueError):
+        Label("咨询", 1.5, "rules")
+    lab = Label.of("咨询", 1.2, "rules", [Evidence.of("请问", 0, 2)])
+    assert lab.score == 1.0
+    assert Label.from_dict(lab.to_dict()) == lab
