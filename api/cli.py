@@ -224,6 +224,7 @@ def label(
     relabel_all: Annotated[bool, typer.Option("--all", help="Re-label every record.")] = False,
     zero_shot: Annotated[bool | None, typer.Option(help="Zero-shot backup where rules are unsure (default: RADAR_ZERO_SHOT).")] = None,
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
+    entities: Annotated[bool, typer.Option(help="Extract entities (products, amounts, places...) into the store.")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Label new and changed records in the store, then bring the search index up to date."""
@@ -234,7 +235,9 @@ def label(
     with _open_store(settings) as store:
         with progress_bar("label", store.count(), enabled=not as_json) as advance:
             mode = "all" if relabel_all else "backfill" if backfill else "changed"
-            report = label_store(store, components, mode=mode, zero_shot=zero_shot, batch=settings.batch_size, on_progress=advance)
+            report = label_store(
+                store, components, mode=mode, zero_shot=zero_shot, entities=entities, batch=settings.batch_size, on_progress=advance
+            )
         indexed = index_store(store, components)
     doc = {
         "records": report.records,
@@ -256,16 +259,48 @@ def label_file_cmd(
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Force the input encoding.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Processes labelling in parallel (output keeps the input order).")] = 1,
+    entities: Annotated[bool, typer.Option(help="Also write spaCy entities (amounts, volumes, places...) per row; slower.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Label a file into JSONL: each input row plus labels and needs_review, streamed."""
     from api.label_file import label_file
     from api.pipeline import Components
+    from taxonomy.entities import entity_extractor
 
     components = Components.build(get_settings(), taxonomy)
+    extractor = entity_extractor(components.taxonomy) if entities else None
     with progress_bar("label-file", None, enabled=not as_json) as advance:
-        report = label_file(src, dst, components.labeler, text_col=text_col, encoding=encoding, workers=workers, on_progress=advance)
+        report = label_file(
+            src, dst, components.labeler, text_col=text_col, encoding=encoding, workers=workers, entities=extractor, on_progress=advance
+        )
     print_json(report.to_dict()) if as_json else out_console.print(report.to_dict())
+
+
+@app.command("entities")
+@coded
+def entities_cmd(
+    text: Annotated[str, typer.Argument(help="Text to analyse.")],
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
+    keywords: Annotated[int, typer.Option(help="Also list this many TextRank keywords.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Entities (products, brands, channels, departments, places, amounts, volumes, dates) in a text."""
+    from api.pipeline import Components
+
+    components = Components.build(get_settings(), taxonomy)
+    found = [e.to_dict() for e in components.entities.run(text)]
+    doc: dict[str, Any] = {"text": text, "entities": found, "dictionary": components.tokenizer.version}
+    if keywords:
+        from nlp.keywords import textrank
+
+        doc["keywords"] = [{"word": w, "score": round(s, 4)} for w, s in textrank(components.tokenizer.words(text), top=keywords)]
+    if as_json:
+        print_json(doc)
+        return
+    for e in found:
+        out_console.print(f"{e['label']:12} {e['text']:16} {e['value']}  [{e['start']}:{e['end']}]")
+    for k in doc.get("keywords", []):
+        out_console.print(f"keyword      {k['word']:16} {k['score']}")
 
 
 # -- search -----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ingestion.convert import ConvertOptions
 from ingestion.pipeline import IngestReport, ingest_path
 from nlp.dictionary import TelecomDictionary
 from nlp.embedders import CachedEmbedder, Embedder, MemoryCache, make_embedder
+from nlp.entities import EntityExtractor
 from nlp.tokenizer import Tokenizer
 from radar.records import Record
 from radar.settings import Settings
@@ -20,6 +21,7 @@ from search.store import Store
 from taxonomy.classifiers.base import Classifier, Document
 from taxonomy.classifiers.trained import TrainedClassifier
 from taxonomy.classifiers.zeroshot import ZeroShotClassifier
+from taxonomy.entities import entity_extractor
 from taxonomy.labeler import Labeler
 from taxonomy.loader import load_taxonomy
 from taxonomy.schema import Taxonomy
@@ -40,6 +42,14 @@ class Components:
     tokenizer: Tokenizer
     settings: Settings
     _embedder: Embedder | None = field(default=None, repr=False)
+    _entities: EntityExtractor | None = field(default=None, repr=False)
+
+    @property
+    def entities(self) -> EntityExtractor:
+        """The spaCy entity pipeline for this taxonomy, built once (a few seconds)."""
+        if self._entities is None:
+            self._entities = entity_extractor(self.taxonomy, self.tokenizer)
+        return self._entities
 
     @property
     def embedder(self) -> Embedder:
@@ -102,6 +112,7 @@ def label_store(
     mode: str = "changed",
     batch: int = 500,
     zero_shot: bool | None = None,
+    entities: bool = True,
     on_progress: Progress | None = None,
 ) -> LabelReport:
     """Label records, one transaction per batch.
@@ -116,9 +127,12 @@ def label_store(
     job = store.start_job("label", {"taxonomy": version, "labeler": labeler.version, "mode": mode})
     for rows in store.iter_unlabelled(mode=mode, label_version=labeler.version, batch=batch):
         results = labeler.run_many([document_for(record) for _, record in rows])
+        found = components.entities.run_many([record.text for _, record in rows]) if entities else [None] * len(rows)
         with store.transaction():
-            for (rowid, _), result in zip(rows, results, strict=True):
+            for (rowid, _), result, ents in zip(rows, results, found, strict=True):
                 store.write_labels(rowid, result.labels, result.needs_review, version, labeler.version)
+                if ents is not None:
+                    store.write_entities(rowid, [(e.label, e.text, e.start, e.end, e.value) for e in ents])
                 store.write_turn_sentiment(
                     rowid, [(t.turn, t.speaker, t.polarity, t.score, t.intensity, t.escalation) for t in result.turn_sentiment]
                 )

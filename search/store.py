@@ -92,6 +92,16 @@ CREATE TABLE IF NOT EXISTS turn_sentiment (
     escalation INTEGER NOT NULL,
     PRIMARY KEY (record_rowid, turn)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entities (
+    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (record_rowid, start, label)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entities_by_value ON entities(label, value);
 CREATE TABLE IF NOT EXISTS record_history (
     record_id TEXT NOT NULL,
     changed_at TEXT NOT NULL,
@@ -426,6 +436,29 @@ class Store:
             "INSERT INTO turn_sentiment(record_rowid, turn, speaker, polarity, score, intensity, escalation) VALUES (?,?,?,?,?,?,?)",
             [(rowid, *t) for t in turns],
         )
+
+    def write_entities(self, rowid: int, entities: Iterable[tuple[str, str, int, int, str]]) -> None:
+        """Replace a record's entities ``(label, text, start, end, value)``. Call inside ``transaction()``."""
+        self.conn.execute("DELETE FROM entities WHERE record_rowid = ?", (rowid,))
+        self.conn.executemany(
+            'INSERT OR REPLACE INTO entities(record_rowid, label, text, start, "end", value) VALUES (?,?,?,?,?,?)',
+            [(rowid, *e) for e in entities],
+        )
+
+    def entities(self, record_id: str) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            'SELECT e.label, e.text, e.start, e."end", e.value FROM entities e JOIN records r ON r.rowid = e.record_rowid '
+            "WHERE r.id = ? ORDER BY e.start",
+            (record_id,),
+        ).fetchall()
+
+    def entity_counts(self, label: str, limit: int = 20) -> list[tuple[str, int]]:
+        """The most frequent values of one entity label across the store (e.g. the amounts disputed)."""
+        rows = self.conn.execute(
+            "SELECT value, COUNT(DISTINCT record_rowid) AS n FROM entities WHERE label = ? GROUP BY value ORDER BY n DESC, value LIMIT ?",
+            (label, limit),
+        ).fetchall()
+        return [(r["value"], r["n"]) for r in rows]
 
     def turn_sentiment(self, record_id: str) -> list[sqlite3.Row]:
         return self.conn.execute(

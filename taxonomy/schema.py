@@ -11,9 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from radar.errors import ErrorCode, TaxonomyError
 
-__all__ = ["DEPARTMENTS", "Facet", "LabelDef", "SourcePrior", "Taxonomy"]
+__all__ = ["DEPARTMENTS", "DEPARTMENT_FORMS", "Facet", "LabelDef", "SourcePrior", "Taxonomy"]
 
 DEPARTMENTS = ("市场", "数据", "集客", "服务", "网络")
+# how feedback and tickets name the owning departments (DEPARTMENT entities, routing evidence)
+DEPARTMENT_FORMS: dict[str, tuple[str, ...]] = {
+    "市场": ("市场部", "市场部门", "市场经营部"),
+    "数据": ("数据部", "数据部门", "大数据中心", "数据中心"),
+    "集客": ("集客部", "集客部门", "政企部", "政企客户部", "集团客户部"),
+    "服务": ("客服部", "客户服务部", "客服中心", "服务部门"),
+    "网络": ("网络部", "网络部门", "网管中心", "网优中心"),
+}
 
 
 class LabelDef(BaseModel):
@@ -173,6 +181,7 @@ class Taxonomy(BaseModel):
     def dictionary_terms(self) -> list[str]:
         """Every word the tokenizer must keep whole: names, keywords, synonyms, extra terms."""
         terms: set[str] = set(self.extra_terms)
+        terms.update(form for forms in DEPARTMENT_FORMS.values() for form in forms)
         terms.update(self.synonyms)
         terms.update(self.synonyms.values())
         for facet in self.facets:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from nlp.keywords import IdfTable
 from radar.records import Record
 
 __all__ = ["RECORD_FILTERS", "Hit", "SearchBackend", "SearchRequest", "SearchResponse"]
@@ -55,3 +56,7 @@ class SearchBackend(Protocol):
     def index(self, rowids: Sequence[int]) -> int: ...
 
     def search(self, request: SearchRequest) -> SearchResponse: ...
+
+    def idf(self, words: Iterable[str]) -> IdfTable:
+        """Document frequencies of ``words`` in the indexed corpus (TF-IDF keywords, more-like-this)."""
+        ...

@@ -11,13 +11,14 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from nlp.embedders.base import Embedder, text_key
+from nlp.keywords import IdfTable, tfidf
 from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, SearchError
@@ -88,9 +89,10 @@ class SQLiteSearchBackend:
         rows = conn.execute(f"SELECT rowid, title, text, content_hash FROM records WHERE rowid IN ({marks})", list(rowids)).fetchall()
         keys = self._embed([f"{r['title']}。{r['text']}" if r["title"] else r["text"] for r in rows])
         conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(r["rowid"],) for r in rows])
+        words = self.tokenizer.words_many(f"{r['title']}\n{r['text']}" if r["title"] else r["text"] for r in rows)
         conn.executemany(
             "INSERT INTO search_fts(rowid, tokens, grams) VALUES (?, ?, ?)",
-            [(r["rowid"], self.index_text(r["title"], r["text"]), bigrams(f"{r['title'] or ''}\n{r['text']}")) for r in rows],
+            [(r["rowid"], " ".join(w), bigrams(f"{r['title'] or ''}\n{r['text']}")) for r, w in zip(rows, words, strict=True)],
         )
         conn.executemany(
             "INSERT OR REPLACE INTO search_state(rowid, content_hash, dict_version, vector_key) VALUES (?, ?, ?, ?)",
@@ -280,13 +282,29 @@ class SQLiteSearchBackend:
             all_params.append(exclude)
         return sql, all_params
 
+    def idf(self, words: Iterable[str]) -> IdfTable:
+        """Document frequencies of ``words`` in the indexed corpus, read from FTS5's own vocabulary
+        (``fts5vocab``): always current, nothing extra to store or refresh."""
+        conn = self.store.conn
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_vocab USING fts5vocab(main, search_fts, col)")
+        terms = sorted({w for w in words if w})
+        df: dict[str, int] = {}
+        for i in range(0, len(terms), 500):
+            chunk = terms[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(f"SELECT term, doc FROM temp.search_vocab WHERE col = 'tokens' AND term IN ({marks})", chunk)
+            df.update((r[0], r[1]) for r in rows)
+        docs = conn.execute("SELECT COUNT(*) FROM search_state").fetchone()[0]
+        return IdfTable(docs=docs, df=df)
+
     def _like(self, request: SearchRequest) -> SearchRequest:
         """More like this: the record's own words become the query, and the record is excluded."""
         record = self.store.get(request.like or "")
         if record is None:
             raise SearchError(ErrorCode.E306, record_id=request.like)
-        words = [w for w in self.tokenizer.words(record.customer_text()) if w not in BUILTIN_STOPWORDS and len(w) > 1]
-        query = " OR ".join(dict.fromkeys(words[:24])) if self.embedder is None else record.customer_text()[:200]
+        words = self.tokenizer.words(record.customer_text())
+        # the record's most distinctive words against this corpus, not simply its first ones
+        query = " OR ".join(w for w, _ in tfidf(words, self.idf(words), top=16)) if self.embedder is None else record.customer_text()[:200]
         mode = request.mode or ("semantic" if self.embedder else "keyword")
         return replace(request, query=query, like=None, mode=mode, exclude_ids=[*request.exclude_ids, record.id])
 

@@ -66,3 +66,29 @@ def test_fast_path_equals_jieba_on_real_text() -> None:
     mismatches = [t for t in texts if fast.cut(t) != slow.cut(t)]
     assert not mismatches[:5]
     assert "".join(fast.cut(texts[0])) == texts[0]
+
+
+EDGE_TEXTS = ["", " ", "!!!", "好好好好", "3.5G流量", "a\x00b", "  你好  ", "\r\n", "\r", "\n", "a\r", "\nb",
+              "请问<手机号>的流量", "哈哈哈哈，60-70元好好好好的3.5G", "第一行\n第二行好好好", "C++和AT&T"]  # fmt: skip
+
+
+def test_batch_path_equals_one_by_one_and_jieba(components: Components) -> None:
+    import csv
+
+    from tests.conftest import shared_file
+
+    path = shared_file("sophonplus/waimai_10k.csv")
+    with path.open(encoding="utf-8-sig") as fh:
+        texts = [row["review"] or "" for row in csv.DictReader(fh)][:4000]
+    texts = [t for pair in zip(texts, EDGE_TEXTS * (len(texts) // len(EDGE_TEXTS)), strict=False) for t in pair]
+    tk = components.tokenizer
+    slow = Tokenizer(tk.dictionary, engine="jieba")
+    expected = [slow.cut(t) for t in texts]
+    assert tk.cut_many(texts, batch=50) == expected
+    assert tk.cut_many(texts, threads=2, batch=64) == expected
+    assert tk.words_many(texts, threads=2) == [tk.words(t) for t in texts]
+
+
+def test_batch_path_without_rjieba_falls_back_to_jieba() -> None:
+    tk = Tokenizer(TelecomDictionary.build(["视频彩铃"]), engine="jieba")
+    assert tk.cut_many(["视频彩铃很好", ""]) == [["视频彩铃", "很", "好"], []]

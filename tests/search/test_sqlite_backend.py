@@ -167,3 +167,31 @@ def test_check_reports_and_repairs_drift(tmp_path, components: Components, sampl
         assert not any(backend.check().values())
         assert backend.rebuild() == store.count()
         assert _search(store, components, query="流量").total > 0
+
+
+def test_idf_comes_from_the_indexed_corpus(demo_store: Store, components: Components) -> None:
+    backend = components.backend(demo_store)
+    table = backend.idf(["流量", "从未出现的词"])
+    n_flow = sum("流量" in components.tokenizer.words(f"{r.title}\n{r.text}" if r.title else r.text) for _, r in _all_records(demo_store))
+    assert table.docs == demo_store.count()
+    assert table.df.get("流量") == n_flow
+    assert "从未出现的词" not in table.df
+
+
+def test_more_like_this_queries_with_the_records_distinctive_words(demo_store: Store, components: Components) -> None:
+    some = next(r for _, r in _all_records(demo_store) if len(r.text) > 30)
+    res = _search(demo_store, components, like=some.id, limit=5)
+    assert res.total > 0
+    assert some.id not in [h.record.id for h in res.hits]
+
+
+def test_entities_are_stored_when_labelling(demo_store: Store) -> None:
+    labels = {row["label"] for _, r in _all_records(demo_store) for row in demo_store.entities(r.id)}
+    assert {"CHANNEL", "MONEY"} <= labels
+    for _, rec in _all_records(demo_store)[:50]:
+        for row in demo_store.entities(rec.id):
+            assert rec.text[row["start"] : row["end"]] == row["text"]
+
+
+def _all_records(store: Store) -> list:  # type: ignore[type-arg]
+    return [pair for batch in store.iter_unlabelled(mode="all", label_version="", batch=1000) for pair in batch]
