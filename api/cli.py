@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from api.output import err_console, out_console, print_json, progress_bar
-from radar.errors import APIError, ErrorCode, InsightsError, RadarError
-from radar.settings import Settings, get_settings
+from api.cli_common import DbOption, JsonOption, coded
+from api.cli_common import open_store as _open_store
+from api.cli_common import settings_for as _settings
+from api.credit_cli import credit_app, triage_app
+from api.output import out_console, print_json, progress_bar
+from radar.errors import APIError, ErrorCode, InsightsError
+from radar.settings import get_settings
 
 __all__ = ["app", "main"]
 
@@ -35,38 +37,8 @@ index_app = typer.Typer(help="Check, repair and rebuild the search index against
 app.add_typer(index_app, name="index")
 models_app = typer.Typer(help="The model registry: list, show, promote, attach to a facet.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-
-DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite store (default: RADAR_DB or ./radar.db).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _settings(db: Path | None) -> Settings:
-    settings = get_settings()
-    return settings.model_copy(update={"db": db}) if db is not None else settings
-
-
-def coded(func: F) -> F:
-    """Turn a RadarError into exit code 1 with its code, message and hint (JSON too with --json)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except RadarError as exc:
-            if kwargs.get("as_json"):
-                print_json({"error": exc.to_dict()})
-            err_console.print(f"[bold red]{exc.code}[/] {exc.message}\n[dim]hint:[/] {exc.hint}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _open_store(settings: Settings) -> Any:
-    from search.store import Store
-
-    return Store.open(settings.db)
-
+app.add_typer(credit_app, name="credit")
+app.add_typer(triage_app, name="triage")
 
 # -- demo -----------------------------------------------------------------------------------------
 
@@ -104,6 +76,9 @@ def demo(
         with progress_bar("index", store.count(), enabled=not as_json) as advance:
             index_store(store, components, on_progress=advance)
         timings["index"] = time.perf_counter() - t
+        t = time.perf_counter()
+        credit = _grade(store)
+        timings["grade"] = time.perf_counter() - t
         summary = summarize(store)
         searches = [_demo_search(store, components, "流量 扣费", []), _demo_search(store, components, "营业厅", [("intent", "投诉")])]
     timings["total"] = time.perf_counter() - started
@@ -112,6 +87,8 @@ def demo(
         "labels": summary.labels,
         "searches": searches,
         "needs_review": summary.needs_review,
+        "credit_grades": credit["grade_counts"],
+        "open_complaints": credit["open_complaints"],
         "quarantined": summary.quarantined,
         "top_themes": summary.top_themes,
         "ingest": {source: r.to_dict() for source, r in reports.items()},
@@ -122,6 +99,14 @@ def demo(
         print_json(document)
         return
     _print_summary(document)
+
+
+def _grade(store: Any) -> dict[str, Any]:
+    """Complaint credit grades for customers with new records, and their triage items (incremental)."""
+    from insights.credit.scorecard import load_scorecard
+    from insights.credit.service import grade_store
+
+    return grade_store(store, load_scorecard()).to_dict()
 
 
 def _demo_search(store: Any, components: Any, query: str, filters: list[tuple[str, str]]) -> dict[str, Any]:
@@ -158,6 +143,8 @@ def _print_summary(doc: dict[str, Any]) -> None:
     for s in doc["searches"]:
         _print_search(s, title=f"Search: {s['query']} {' '.join(s['filters'])}")
     out_console.print(f"needs review: {doc['needs_review']} records · quarantined rows: {doc['quarantined']} · store: {doc['db']}")
+    grades = ", ".join(f"{g} {n}" for g, n in doc["credit_grades"].items())
+    out_console.print(f"complaint credit grades: {grades} · open complaints in the triage queue: {doc['open_complaints']} (radar triage)")
     out_console.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in doc["seconds"].items()))
 
 
@@ -239,12 +226,14 @@ def label(
                 store, components, mode=mode, zero_shot=zero_shot, entities=entities, batch=settings.batch_size, on_progress=advance
             )
         indexed = index_store(store, components)
+        credit = _grade(store)
     doc = {
         "records": report.records,
         "labels": report.labels,
         "needs_review": report.needs_review,
         "docs_per_s": round(report.docs_per_s, 1),
         "indexed": indexed,
+        "credit": {k: credit[k] for k in ("customers_graded", "grades_changed", "open_complaints", "grade_counts")},
         "taxonomy_version": components.taxonomy.version,
     }
     print_json(doc) if as_json else out_console.print(doc)
@@ -708,13 +697,6 @@ def eval_cmd(
 def proposals(as_json: JsonOption = False) -> None:
     """Demand proposals from clustered demand (insights issue #7)."""
     _later("radar proposals", 7)
-
-
-@app.command()
-@coded
-def triage(as_json: JsonOption = False) -> None:
-    """The complaint triage queue by credit grade (issue #8)."""
-    _later("radar triage", 8)
 
 
 @app.command()

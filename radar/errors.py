@@ -73,6 +73,12 @@ class ErrorCode(Enum):
     # E4xx insights
     E401 = ("'{feature}' needs data the store does not have yet: {reason}", "{fix}")
     E402 = ("'{feature}' is not available in this release", "It is tracked as issue {issue}; see README 'Roadmap'.")
+    E403 = (
+        "Invalid credit scorecard {path}: {reason}",
+        "Fix the YAML (see insights/data/credit_scorecard.yaml for every field) or pass --scorecard with a valid file.",
+    )
+    E404 = ("No complaint '{record_id}' in the triage queue", "Run `radar triage` for the open complaints and their ids.")
+    E405 = ("Complaint '{record_id}' is already claimed by {holder}", "Ask {holder} to release it, or use --force as a team lead.")
     # E5xx api / cli
     E501 = ("Invalid argument: {reason}", "See `radar {command} --help`.")
     E502 = ("Missing or invalid API key", "Send a key from `radar keys create` in the X-API-Key header.")

@@ -189,6 +189,11 @@ def _ticket_rows(g: _Gen, n: int, offset: int) -> list[list[Any]]:
             start.strftime("%Y-%m-%d"),
         )[date_style]
         founded = g.rng.choice(("是", "否", ""))
+        result = g.rng.choice(("已解释", "已退费", "已派单处理", "已安抚客户"))
+        still_open = i % 4 == 3  # a quarter of the tickets are still being handled: the triage queue
+        escalated, repeated = g.rng.random() < 0.1, g.rng.random() < 0.2
+        satisfaction = g.rng.choice(("满意", "基本满意", "不满意", ""))
+        closed = (start + timedelta(days=g.rng.randrange(1, 5))).isoformat(sep=" ")
         rows.append(
             [
                 f"GD{offset + i:08d}",
@@ -200,12 +205,12 @@ def _ticket_rows(g: _Gen, n: int, offset: int) -> list[list[Any]]:
                 g.rng.choice(_STARS),
                 theme.ticket_type,
                 _ticket_text(g, theme, phone),
-                g.rng.choice(("已解释", "已退费", "已派单处理", "已安抚客户")),
-                founded,
-                "是" if g.rng.random() < 0.1 else "否",
-                "是" if g.rng.random() < 0.2 else "否",
-                g.rng.choice(("满意", "基本满意", "不满意", "")),
-                (start + timedelta(days=g.rng.randrange(1, 5))).isoformat(sep=" "),
+                "处理中" if still_open else result,
+                "" if still_open else founded,  # not verified while open
+                "是" if escalated else "否",
+                "是" if repeated else "否",
+                "" if still_open else satisfaction,
+                "" if still_open else closed,
             ]
         )
     return rows

@@ -53,6 +53,7 @@ class GradeDef(_Frozen):
     grade: str
     min_score: float
     name: str
+    level: float = Field(0.5, ge=0, le=1, description="the grade's part in triage priority, 0..1")
     guidance: Guidance
 
 
@@ -137,12 +138,16 @@ def bundled_scorecard_path() -> Path:
 
 
 def load_scorecard(path: Path | None = None) -> Scorecard:
-    """The scorecard at ``path`` (default: the bundled one), validated; errors carry code E501."""
+    """The scorecard at ``path`` (default: the bundled one), validated; errors carry code E403."""
     path = path or bundled_scorecard_path()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Scorecard.model_validate(data)
     except FileNotFoundError as exc:
-        raise InsightsError(ErrorCode.E501, path=str(path), reason="no such file") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise InsightsError(ErrorCode.E501, path=str(path), reason=str(exc).splitlines()[0][:300]) from exc
+        raise InsightsError(ErrorCode.E403, path=str(path), reason="no such file") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InsightsError(ErrorCode.E403, path=str(path), reason=f"{where}: {first['msg']} ({exc.error_count()} error(s))") from exc
+    except yaml.YAMLError as exc:
+        raise InsightsError(ErrorCode.E403, path=str(path), reason=str(exc).splitlines()[0][:300]) from exc

@@ -1,0 +1,142 @@
+"""The credit-grading tables beside the records in the store (created on first use)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from insights.credit.events import ContactEvent
+
+if TYPE_CHECKING:
+    from insights.credit.grading import CustomerGrade
+    from search.store import Store
+
+__all__ = ["ensure_tables", "iter_customer_events", "upsert_events", "write_grades"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS contact_events (
+    record_rowid INTEGER PRIMARY KEY REFERENCES records(rowid) ON DELETE CASCADE,
+    customer_key TEXT, record_id TEXT NOT NULL, at TEXT, source TEXT NOT NULL, channel TEXT, region TEXT,
+    complaint INTEGER NOT NULL, complaint_type TEXT, founded INTEGER, escalated INTEGER NOT NULL,
+    compensation INTEGER NOT NULL, dissatisfied INTEGER NOT NULL, intensity REAL NOT NULL, open INTEGER NOT NULL,
+    value REAL NOT NULL, tenure_years REAL NOT NULL, text TEXT NOT NULL,
+    labelled_hash TEXT, label_version TEXT
+);
+CREATE INDEX IF NOT EXISTS contact_events_by_customer ON contact_events(customer_key, at);
+CREATE INDEX IF NOT EXISTS contact_events_open ON contact_events(open, complaint);
+CREATE TABLE IF NOT EXISTS credit_dirty (customer_key TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credit_grades (
+    customer_key TEXT PRIMARY KEY, grade TEXT NOT NULL, score REAL NOT NULL, factors TEXT NOT NULL,
+    scorecard_version TEXT NOT NULL, as_of TEXT NOT NULL, computed_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credit_grade_history (
+    customer_key TEXT NOT NULL, grade TEXT NOT NULL, score REAL NOT NULL, scorecard_version TEXT NOT NULL,
+    as_of TEXT NOT NULL, computed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS credit_grade_history_by_customer ON credit_grade_history(customer_key, computed_at);
+CREATE TABLE IF NOT EXISTS triage_items (
+    record_id TEXT PRIMARY KEY, customer_key TEXT, created_at TEXT NOT NULL, grade TEXT NOT NULL, grade_level REAL NOT NULL,
+    risk_static REAL NOT NULL, reasons TEXT NOT NULL, resolution_hours REAL NOT NULL, response_hours REAL NOT NULL,
+    value REAL NOT NULL, region TEXT, channel TEXT, complaint_type TEXT, source TEXT NOT NULL, text TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS triage_claims (
+    record_id TEXT PRIMARY KEY, claimed_by TEXT NOT NULL, claimed_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credit_audit (
+    at TEXT NOT NULL, viewer TEXT NOT NULL, action TEXT NOT NULL, customer_key TEXT, record_id TEXT, detail TEXT
+);
+"""
+
+_EVENT_COLUMNS = (
+    "customer_key, record_id, at, source, channel, region, complaint, complaint_type, founded, escalated, "
+    "compensation, dissatisfied, intensity, open, value, tenure_years, text"
+)
+
+
+def ensure_tables(store: Store) -> None:
+    store.conn.executescript(SCHEMA)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat(timespec="seconds") if dt else None
+
+
+def _event_values(event: ContactEvent) -> tuple[Any, ...]:
+    founded = None if event.founded is None else int(event.founded)
+    return (event.customer_key, event.record_id, _iso(event.at), event.source, event.channel, event.region, int(event.complaint),
+            event.complaint_type, founded, int(event.escalated), int(event.compensation), int(event.dissatisfied),
+            event.intensity, int(event.open), event.value, event.tenure_years, event.text)  # fmt: skip
+
+
+def upsert_events(store: Store, pairs: Iterable[tuple[int, ContactEvent | None]]) -> None:
+    """Write events (``None``: the record has no usable customer key or date; remembered so it is
+    not re-read) and mark their customers for re-grading. Call inside ``transaction()``."""
+    conn = store.conn
+    for rowid, event in pairs:
+        old = conn.execute("SELECT customer_key FROM contact_events WHERE record_rowid = ?", (rowid,)).fetchone()
+        values = _event_values(event) if event else (None, "", None, "", None, None, 0, None, None, 0, 0, 0, 0.0, 0, 0.0, 0.0, "")
+        conn.execute(
+            f"INSERT OR REPLACE INTO contact_events(record_rowid, {_EVENT_COLUMNS}, labelled_hash, label_version) "
+            f"SELECT ?, {', '.join('?' * len(values))}, labelled_hash, label_version FROM records WHERE rowid = ?",
+            (rowid, *values, rowid),
+        )
+        keys = {k for k in (old[0] if old else None, event.customer_key if event else None) if k}
+        conn.executemany("INSERT OR IGNORE INTO credit_dirty(customer_key) VALUES (?)", [(k,) for k in keys])
+
+
+def _event(row: Sequence[Any]) -> ContactEvent:
+    return ContactEvent(
+        customer_key=row[0], record_id=row[1], at=datetime.fromisoformat(row[2]), source=row[3], channel=row[4], region=row[5],
+        complaint=bool(row[6]), complaint_type=row[7], founded=None if row[8] is None else bool(row[8]), escalated=bool(row[9]),
+        compensation=bool(row[10]), dissatisfied=bool(row[11]), intensity=row[12], open=bool(row[13]), value=row[14],
+        tenure_years=row[15], text=row[16],
+    )  # fmt: skip
+
+
+def iter_customer_events(
+    store: Store, *, only_dirty: bool, customer_key: str | None = None
+) -> Iterator[tuple[str, list[ContactEvent]]]:
+    """Each customer's events in time order, one customer at a time (streamed: constant memory)."""
+    where = "WHERE e.at IS NOT NULL AND e.customer_key IS NOT NULL"
+    params: tuple[str, ...] = ()
+    if customer_key is not None:
+        where, params = where + " AND e.customer_key = ?", (customer_key,)
+    join = "JOIN credit_dirty d ON d.customer_key = e.customer_key" if only_dirty else ""
+    columns = ", ".join("e." + c.strip() for c in _EVENT_COLUMNS.split(","))
+    rows = store.conn.execute(
+        f"SELECT {columns} FROM contact_events e {join} {where} ORDER BY e.customer_key, e.at, e.record_id", params
+    )
+    key: str | None = None
+    events: list[ContactEvent] = []
+    while chunk := rows.fetchmany(5000):
+        for row in chunk:
+            if row[0] != key:
+                if key is not None:
+                    yield key, events
+                key, events = row[0], []
+            events.append(_event(row))
+    if key is not None:
+        yield key, events
+
+
+def write_grades(store: Store, grades: Sequence[CustomerGrade], computed_at: str) -> int:
+    """Store current grades; a grade or score that changed is appended to the history. Returns the changes."""
+    conn = store.conn
+    changed = 0
+    for g in grades:
+        old = conn.execute("SELECT grade, score, scorecard_version FROM credit_grades WHERE customer_key = ?", (g.customer_key,)).fetchone()
+        factors = json.dumps([f.to_dict() for f in g.factors], ensure_ascii=False)
+        conn.execute(
+            "INSERT OR REPLACE INTO credit_grades(customer_key, grade, score, factors, scorecard_version, as_of, computed_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (g.customer_key, g.grade, g.score, factors, g.scorecard_version, g.as_of.isoformat(timespec="seconds"), computed_at),
+        )
+        if old is None or (old[0], round(old[1], 2), old[2]) != (g.grade, round(g.score, 2), g.scorecard_version):
+            conn.execute(
+                "INSERT INTO credit_grade_history(customer_key, grade, score, scorecard_version, as_of, computed_at) VALUES (?,?,?,?,?,?)",
+                (g.customer_key, g.grade, g.score, g.scorecard_version, g.as_of.isoformat(timespec="seconds"), computed_at),
+            )
+            changed += 1
+    return changed
