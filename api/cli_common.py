@@ -45,5 +45,3 @@ def open_store(settings: Settings) -> Any:
     from search.store import Store
 
     return Store.open(settings.db)
-
-

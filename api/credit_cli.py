@@ -118,8 +118,9 @@ def _parse_filters(values: list[str]) -> list[tuple[str, str]]:
     for value in values:
         name, sep, wanted = value.partition("=")
         if not sep or name.strip() not in TRIAGE_FILTERS:
-            raise APIError(ErrorCode.E501, reason=f"filter '{value}': write name=value with name one of {', '.join(TRIAGE_FILTERS)}",
-                           command="triage")  # fmt: skip
+            raise APIError(
+                ErrorCode.E501, reason=f"filter '{value}': write name=value with name one of {', '.join(TRIAGE_FILTERS)}", command="triage"
+            )
         out.append((name.strip(), wanted.strip()))
     return out
 
@@ -130,8 +131,10 @@ def triage(
     ctx: typer.Context,
     db: DbOption = None,
     scorecard: ScorecardOption = None,
-    filters: Annotated[list[str] | None, typer.Option("--filter", help="name=value; region, complaint_type, grade, channel, source, "
-                                                                           "claimed_by (none = unclaimed).")] = None,  # fmt: skip
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="name=value; region, complaint_type, grade, channel, source, claimed_by (none = unclaimed)."),
+    ] = None,
     limit: int = 50,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,

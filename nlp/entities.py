@@ -47,21 +47,33 @@ _MB_PER = {"T": 1024 * 1024, "TB": 1024 * 1024, "G": 1024, "GB": 1024, "个G": 1
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("MASKED_ID", re.compile("|".join(re.escape(p) for p in PLACEHOLDER.values()) + r"|\d{2,4}\*{3,}\d{2,4}")),
-    ("MONEY", re.compile(
-        rf"(?:[￥¥]\s?|人民币\s?)(?P<num>\d+(?:\.\d+)?)(?:元|块钱|块)?"
-        rf"|{_NO_DIGIT_BEFORE}(?P<num2>{_NUM})\s?(?P<unit>元|块钱|块|角|毛钱|毛)(?![钱]?[a-zA-Z])"
-    )),
-    ("DATA_VOLUME", re.compile(
-        rf"{_NO_DIGIT_BEFORE}(?P<num>\d+(?:\.\d+)?)\s?(?P<unit>TB|GB|MB|KB|个G|兆(?!瓦|赫|宽带|光纤|带宽)|G(?=流量|的流量|通用|定向|国内|全国)|M(?=流量|的流量)|T(?=流量))",
-        re.IGNORECASE,
-    )),
-    ("DATE", re.compile(
-        rf"{_NO_DIGIT_BEFORE}(?:\d{{4}}[-/.年]\d{{1,2}}(?:[-/.月]\d{{1,2}}[日号]?|月)|\d{{1,2}}月(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})[日号]"
-        r"|(?:上上|上|下|本|这)个?月\d{1,2}[日号]|[今明昨前去]天|[今去前明]年|(?:上|下|本|这)(?:个)?(?:月|周|星期)|月初|月底|月中)"
-    )),
-    ("DURATION", re.compile(
-        rf"{_NO_DIGIT_BEFORE}(?:{_NUM}|半|几)(?:个)?多?(?:半)?(?:秒钟|秒|分钟|小时|个钟头|钟头|天|周|星期|个月|年(?![\d{_CN_NUM}]+月))(?:多)?"
-    )),
+    (
+        "MONEY",
+        re.compile(
+            rf"(?:[￥¥]\s?|人民币\s?)(?P<num>\d+(?:\.\d+)?)(?:元|块钱|块)?"
+            rf"|{_NO_DIGIT_BEFORE}(?P<num2>{_NUM})\s?(?P<unit>元|块钱|块|角|毛钱|毛)(?![钱]?[a-zA-Z])"
+        ),
+    ),
+    (
+        "DATA_VOLUME",
+        re.compile(
+            rf"{_NO_DIGIT_BEFORE}(?P<num>\d+(?:\.\d+)?)\s?(?P<unit>TB|GB|MB|KB|个G|兆(?!瓦|赫|宽带|光纤|带宽)|G(?=流量|的流量|通用|定向|国内|全国)|M(?=流量|的流量)|T(?=流量))",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "DATE",
+        re.compile(
+            rf"{_NO_DIGIT_BEFORE}(?:\d{{4}}[-/.年]\d{{1,2}}(?:[-/.月]\d{{1,2}}[日号]?|月)|\d{{1,2}}月(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})[日号]"
+            r"|(?:上上|上|下|本|这)个?月\d{1,2}[日号]|[今明昨前去]天|[今去前明]年|(?:上|下|本|这)(?:个)?(?:月|周|星期)|月初|月底|月中)"
+        ),
+    ),
+    (
+        "DURATION",
+        re.compile(
+            rf"{_NO_DIGIT_BEFORE}(?:{_NUM}|半|几)(?:个)?多?(?:半)?(?:秒钟|秒|分钟|小时|个钟头|钟头|天|周|星期|个月|年(?![\d{_CN_NUM}]+月))(?:多)?"
+        ),
+    ),
 )
 
 

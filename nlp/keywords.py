@@ -102,10 +102,7 @@ def _pagerank(graph: Mapping[str, Mapping[str, float]], damping: float, iteratio
     rank = dict.fromkeys(nodes, 1.0 / len(nodes))
     out_weight = {n: sum(graph[n].values()) for n in nodes}
     for _ in range(iterations):
-        new = {
-            n: (1 - damping) / len(nodes) + damping * sum(rank[m] * w / out_weight[m] for m, w in graph[n].items())
-            for n in nodes
-        }
+        new = {n: (1 - damping) / len(nodes) + damping * sum(rank[m] * w / out_weight[m] for m, w in graph[n].items()) for n in nodes}
         delta = sum(abs(new[n] - rank[n]) for n in nodes)
         rank = new
         if delta < tolerance:

@@ -31,8 +31,13 @@ class FactorContribution:
     description: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"factor": self.name, "value": round(self.value, 4), "weight": self.weight, "points": round(self.points, 4),
-                "description": self.description}  # fmt: skip
+        return {
+            "factor": self.name,
+            "value": round(self.value, 4),
+            "weight": self.weight,
+            "points": round(self.points, 4),
+            "description": self.description,
+        }
 
 
 @dataclass(frozen=True)
@@ -48,10 +53,15 @@ class CustomerGrade:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "customer_key": self.customer_key, "grade": self.grade, "grade_name": self.name, "score": round(self.score, 2),
-            "factors": [f.to_dict() for f in self.factors], "guidance": self.guidance.model_dump(),
-            "scorecard_version": self.scorecard_version, "as_of": self.as_of.isoformat(timespec="seconds"),
-        }  # fmt: skip
+            "customer_key": self.customer_key,
+            "grade": self.grade,
+            "grade_name": self.name,
+            "score": round(self.score, 2),
+            "factors": [f.to_dict() for f in self.factors],
+            "guidance": self.guidance.model_dump(),
+            "scorecard_version": self.scorecard_version,
+            "as_of": self.as_of.isoformat(timespec="seconds"),
+        }
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -105,12 +115,14 @@ def factor_values(events: Sequence[ContactEvent], scorecard: Scorecard, as_of: d
             values["dissatisfied"] += window * event.dissatisfied
             continue
         weighted = window * scorecard.type_weight(event.complaint_type)
-        values["complaints"] += weighted
-        if event.founded is False:
-            values["unfounded"] += window
-        elif repeat:
-            values["founded_repeats"] += weighted
+        # a threat to go to the regulator is a risk whether or not the complaint was founded
         values["escalations"] += weighted * event.escalated
+        if event.founded is False:  # found unfounded: otherwise it counts on the credibility side only
+            values["unfounded"] += window
+            continue
+        values["complaints"] += weighted
+        if repeat:
+            values["founded_repeats"] += weighted
         values["compensation"] += window * event.compensation
     return values
 

@@ -18,14 +18,23 @@ from insights.credit.events import ContactEvent, refresh_events
 from insights.credit.grading import CustomerGrade, grade_customer, repeat_flags
 from insights.credit.risk import combine, static_risk
 from insights.credit.scorecard import Scorecard
-from insights.credit.tables import ensure_tables, iter_customer_events, write_grades
+from insights.credit.tables import ensure_tables, iter_customer_events, stored_factors, write_grades
 from radar.errors import ErrorCode, InsightsError
 
 if TYPE_CHECKING:
     from search.store import Store
 
-__all__ = ["GradeRunReport", "TRIAGE_FILTERS", "audit", "claim", "contact_history", "grade_store", "potential_complainants",
-           "release", "triage_queue"]  # fmt: skip
+__all__ = [
+    "GradeRunReport",
+    "TRIAGE_FILTERS",
+    "audit",
+    "claim",
+    "contact_history",
+    "grade_store",
+    "potential_complainants",
+    "release",
+    "triage_queue",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +82,7 @@ def grade_store(store: Store, scorecard: Scorecard, *, as_of: datetime | None = 
         for key, events in iter_customer_events(store, only_dirty=not report.full):
             grade = grade_customer(key, events, scorecard, as_of)
             pending.append(grade)
-            report.open_complaints += _rebuild_items(store, key, events, grade.grade, scorecard)
+            report.open_complaints += _rebuild_items(store, key, events, grade.grade, scorecard, clear=not report.full)
             if len(pending) >= _BATCH:
                 report.grades_changed += write_grades(store, pending, computed_at)
                 report.customers_graded += len(pending)
@@ -92,16 +101,31 @@ def _item_row(event: ContactEvent, history: Sequence[ContactEvent], grade: str, 
     spec = scorecard.by_grade(grade)
     risk = static_risk(event, history, grade, scorecard)
     reasons = json.dumps(risk.reasons, ensure_ascii=False)
-    return (event.record_id, event.customer_key, _iso(event.at), grade, spec.level, risk.value, reasons,
-            spec.guidance.resolution_hours, spec.guidance.response_hours, max((e.value for e in history), default=event.value),
-            event.region, event.channel, event.complaint_type, event.source, event.text[:120])  # fmt: skip
+    return (
+        event.record_id,
+        event.customer_key,
+        _iso(event.at),
+        grade,
+        spec.level,
+        risk.value,
+        reasons,
+        spec.guidance.resolution_hours,
+        spec.guidance.response_hours,
+        max((e.value for e in history), default=event.value),
+        event.region,
+        event.channel,
+        event.complaint_type,
+        event.source,
+        event.text[:120],
+    )
 
 
 _INSERT_ITEM = "INSERT OR REPLACE INTO triage_items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
-def _rebuild_items(store: Store, key: str, events: Sequence[ContactEvent], grade: str, scorecard: Scorecard) -> int:
-    store.conn.execute("DELETE FROM triage_items WHERE customer_key = ?", (key,))
+def _rebuild_items(store: Store, key: str, events: Sequence[ContactEvent], grade: str, scorecard: Scorecard, *, clear: bool) -> int:
+    if clear:  # a full run emptied the table already
+        store.conn.execute("DELETE FROM triage_items WHERE customer_key = ?", (key,))
     rows = [_item_row(e, events, grade, scorecard) for e in events if e.complaint and e.open]
     store.conn.executemany(_INSERT_ITEM, rows)
     return len(rows)
@@ -112,8 +136,10 @@ def _rebuild_anonymous_items(store: Store, scorecard: Scorecard) -> int:
     from insights.credit.tables import _event  # the row layout lives there
 
     store.conn.execute("DELETE FROM triage_items WHERE customer_key IS NULL")
-    cols = ("customer_key, record_id, at, source, channel, region, complaint, complaint_type, founded, escalated, "
-            "compensation, dissatisfied, intensity, open, value, tenure_years, text")  # fmt: skip
+    cols = (
+        "customer_key, record_id, at, source, channel, region, complaint, complaint_type, founded, escalated, "
+        "compensation, dissatisfied, intensity, open, value, tenure_years, text"
+    )
     rows = store.conn.execute(
         f"SELECT {cols} FROM contact_events WHERE customer_key IS NULL AND open = 1 AND complaint = 1 AND at IS NOT NULL"
     ).fetchall()
@@ -126,8 +152,12 @@ def _filter_sql(filters: Sequence[tuple[str, str]]) -> tuple[str, dict[str, Any]
     clauses, params = [], {}
     for i, (name, value) in enumerate(filters):
         if name not in TRIAGE_FILTERS:
-            raise InsightsError(ErrorCode.E401, feature="triage filter", reason=f"unknown filter '{name}'",
-                                fix=f"Filter on one of: {', '.join(TRIAGE_FILTERS)}.")  # fmt: skip
+            raise InsightsError(
+                ErrorCode.E401,
+                feature="triage filter",
+                reason=f"unknown filter '{name}'",
+                fix=f"Filter on one of: {', '.join(TRIAGE_FILTERS)}.",
+            )
         if name == "claimed_by" and value in ("", "none", "nobody"):
             clauses.append("c.claimed_by IS NULL")
             continue
@@ -169,17 +199,29 @@ def _item(row: Any, scorecard: Scorecard, now: datetime) -> dict[str, Any]:
         reasons.append({"reason": f"已用处理时限 {row['used']:.0%}", "part": round(scorecard.risk.overdue * row["used"], 4)})
     guidance = scorecard.by_grade(row["grade"]).guidance.model_dump()
     return {
-        "record_id": row["record_id"], "customer_key": row["customer_key"], "grade": row["grade"],
-        "risk": round(combine(row["risk"]), 4), "priority": round(row["priority"], 4),
-        "deadline": _iso(deadline), "response_deadline": _iso(created + timedelta(hours=row["response_hours"])),
-        "overdue": now > deadline, "guidance": guidance, "reasons": reasons,
-        "region": row["region"], "channel": row["channel"], "complaint_type": row["complaint_type"], "source": row["source"],
-        "created_at": row["created_at"], "claimed_by": row["claimed_by"], "text": row["text"],
-    }  # fmt: skip
+        "record_id": row["record_id"],
+        "customer_key": row["customer_key"],
+        "grade": row["grade"],
+        "risk": round(combine(row["risk"]), 4),
+        "priority": round(row["priority"], 4),
+        "deadline": _iso(deadline),
+        "response_deadline": _iso(created + timedelta(hours=row["response_hours"])),
+        "overdue": now > deadline,
+        "guidance": guidance,
+        "reasons": reasons,
+        "region": row["region"],
+        "channel": row["channel"],
+        "complaint_type": row["complaint_type"],
+        "source": row["source"],
+        "created_at": row["created_at"],
+        "claimed_by": row["claimed_by"],
+        "text": row["text"],
+    }
 
 
-def audit(store: Store, viewer: str, action: str, *, customer_key: str | None = None, record_id: str | None = None,
-          detail: str = "") -> None:  # fmt: skip
+def audit(
+    store: Store, viewer: str, action: str, *, customer_key: str | None = None, record_id: str | None = None, detail: str = ""
+) -> None:
     """One audit row; the tables must exist (no DDL here: it would end the caller's transaction)."""
     store.conn.execute(
         "INSERT INTO credit_audit(at, viewer, action, customer_key, record_id, detail) VALUES (?,?,?,?,?,?)",
@@ -234,8 +276,14 @@ def potential_complainants(store: Store, scorecard: Scorecard, *, as_of: datetim
         ids = r["ids"].split()
         marks = ",".join("?" * len(ids))
         texts = dict(store.conn.execute(f"SELECT record_id, text FROM contact_events WHERE record_id IN ({marks})", ids).fetchall())
-        out.append({"customer_key": r["customer_key"], "dissatisfied_contacts": r["n"], "peak_intensity": round(r["peak"], 4),
-                    "evidence": [{"record_id": i, "quote": texts.get(i, "")[:80]} for i in ids[:5]]})  # fmt: skip
+        out.append(
+            {
+                "customer_key": r["customer_key"],
+                "dissatisfied_contacts": r["n"],
+                "peak_intensity": round(r["peak"], 4),
+                "evidence": [{"record_id": i, "quote": texts.get(i, "")[:80]} for i in ids[:5]],
+            }
+        )
     return out
 
 
@@ -249,12 +297,23 @@ def contact_history(store: Store, scorecard: Scorecard, customer_key: str, *, vi
     contacts = []
     for event, repeat in zip(events, flags, strict=True):
         rec = records.get(event.record_id)
-        contacts.append({
-            "record_id": event.record_id, "at": _iso(event.at), "source": event.source, "channel": event.channel,
-            "complaint": event.complaint, "complaint_type": event.complaint_type, "repeat": repeat, "founded": event.founded,
-            "escalated": event.escalated, "open": event.open, "sentiment": rec.label_names("sentiment") if rec else [],
-            "intent": rec.label_names("intent") if rec else [], "text": event.text[:160],
-        })  # fmt: skip
+        contacts.append(
+            {
+                "record_id": event.record_id,
+                "at": _iso(event.at),
+                "source": event.source,
+                "channel": event.channel,
+                "complaint": event.complaint,
+                "complaint_type": event.complaint_type,
+                "repeat": repeat,
+                "founded": event.founded,
+                "escalated": event.escalated,
+                "open": event.open,
+                "sentiment": rec.label_names("sentiment") if rec else [],
+                "intent": rec.label_names("intent") if rec else [],
+                "text": event.text[:160],
+            }
+        )
     grade = store.conn.execute("SELECT * FROM credit_grades WHERE customer_key = ?", (customer_key,)).fetchone()
     history = store.conn.execute(
         "SELECT grade, score, scorecard_version, as_of, computed_at FROM credit_grade_history WHERE customer_key = ? ORDER BY computed_at",
@@ -265,7 +324,10 @@ def contact_history(store: Store, scorecard: Scorecard, customer_key: str, *, vi
     current = None
     if grade is not None:
         current = {
-            "grade": grade["grade"], "score": grade["score"], "factors": json.loads(grade["factors"]),
-            "guidance": scorecard.by_grade(grade["grade"]).guidance.model_dump(), "scorecard_version": grade["scorecard_version"],
-        }  # fmt: skip
+            "grade": grade["grade"],
+            "score": grade["score"],
+            "factors": stored_factors(grade["factors"], scorecard.factors),
+            "guidance": scorecard.by_grade(grade["grade"]).guidance.model_dump(),
+            "scorecard_version": grade["scorecard_version"],
+        }
     return {"customer_key": customer_key, "grade": current, "grade_history": [dict(h) for h in history], "contacts": contacts}

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from insights.credit.grading import CustomerGrade
     from search.store import Store
 
-__all__ = ["ensure_tables", "iter_customer_events", "upsert_events", "write_grades"]
+__all__ = ["ensure_tables", "iter_customer_events", "stored_factors", "upsert_events", "write_grades"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contact_events (
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS triage_items (
     risk_static REAL NOT NULL, reasons TEXT NOT NULL, resolution_hours REAL NOT NULL, response_hours REAL NOT NULL,
     value REAL NOT NULL, region TEXT, channel TEXT, complaint_type TEXT, source TEXT NOT NULL, text TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS triage_items_by_customer ON triage_items(customer_key);
 CREATE TABLE IF NOT EXISTS triage_claims (
     record_id TEXT PRIMARY KEY, claimed_by TEXT NOT NULL, claimed_at TEXT NOT NULL
 ) WITHOUT ROWID;
@@ -65,9 +66,25 @@ def _iso(dt: datetime | None) -> str | None:
 
 def _event_values(event: ContactEvent) -> tuple[Any, ...]:
     founded = None if event.founded is None else int(event.founded)
-    return (event.customer_key, event.record_id, _iso(event.at), event.source, event.channel, event.region, int(event.complaint),
-            event.complaint_type, founded, int(event.escalated), int(event.compensation), int(event.dissatisfied),
-            event.intensity, int(event.open), event.value, event.tenure_years, event.text)  # fmt: skip
+    return (
+        event.customer_key,
+        event.record_id,
+        _iso(event.at),
+        event.source,
+        event.channel,
+        event.region,
+        int(event.complaint),
+        event.complaint_type,
+        founded,
+        int(event.escalated),
+        int(event.compensation),
+        int(event.dissatisfied),
+        event.intensity,
+        int(event.open),
+        event.value,
+        event.tenure_years,
+        event.text,
+    )
 
 
 def upsert_events(store: Store, pairs: Iterable[tuple[int, ContactEvent | None]]) -> None:
@@ -79,25 +96,38 @@ def upsert_events(store: Store, pairs: Iterable[tuple[int, ContactEvent | None]]
         values = _event_values(event) if event else (None, "", None, "", None, None, 0, None, None, 0, 0, 0, 0.0, 0, 0.0, 0.0, "")
         conn.execute(
             f"INSERT OR REPLACE INTO contact_events(record_rowid, {_EVENT_COLUMNS}, labelled_hash, label_version) "
-            f"SELECT ?, {', '.join('?' * len(values))}, labelled_hash, label_version FROM records WHERE rowid = ?",
-            (rowid, *values, rowid),
+            f"VALUES (?, {', '.join('?' * len(values))}, "
+            "(SELECT labelled_hash FROM records WHERE rowid = ?), (SELECT label_version FROM records WHERE rowid = ?))",
+            (rowid, *values, rowid, rowid),
         )
         keys = {k for k in (old[0] if old else None, event.customer_key if event else None) if k}
         conn.executemany("INSERT OR IGNORE INTO credit_dirty(customer_key) VALUES (?)", [(k,) for k in keys])
 
 
 def _event(row: Sequence[Any]) -> ContactEvent:
+    # positional would be faster still, but names keep this safe against column reorderings
     return ContactEvent(
-        customer_key=row[0], record_id=row[1], at=datetime.fromisoformat(row[2]), source=row[3], channel=row[4], region=row[5],
-        complaint=bool(row[6]), complaint_type=row[7], founded=None if row[8] is None else bool(row[8]), escalated=bool(row[9]),
-        compensation=bool(row[10]), dissatisfied=bool(row[11]), intensity=row[12], open=bool(row[13]), value=row[14],
-        tenure_years=row[15], text=row[16],
-    )  # fmt: skip
+        customer_key=row[0],
+        record_id=row[1],
+        at=datetime.fromisoformat(row[2]),
+        source=row[3],
+        channel=row[4],
+        region=row[5],
+        complaint=bool(row[6]),
+        complaint_type=row[7],
+        founded=None if row[8] is None else bool(row[8]),
+        escalated=bool(row[9]),
+        compensation=bool(row[10]),
+        dissatisfied=bool(row[11]),
+        intensity=row[12],
+        open=bool(row[13]),
+        value=row[14],
+        tenure_years=row[15],
+        text=row[16],
+    )
 
 
-def iter_customer_events(
-    store: Store, *, only_dirty: bool, customer_key: str | None = None
-) -> Iterator[tuple[str, list[ContactEvent]]]:
+def iter_customer_events(store: Store, *, only_dirty: bool, customer_key: str | None = None) -> Iterator[tuple[str, list[ContactEvent]]]:
     """Each customer's events in time order, one customer at a time (streamed: constant memory)."""
     where = "WHERE e.at IS NOT NULL AND e.customer_key IS NOT NULL"
     params: tuple[str, ...] = ()
@@ -105,9 +135,7 @@ def iter_customer_events(
         where, params = where + " AND e.customer_key = ?", (customer_key,)
     join = "JOIN credit_dirty d ON d.customer_key = e.customer_key" if only_dirty else ""
     columns = ", ".join("e." + c.strip() for c in _EVENT_COLUMNS.split(","))
-    rows = store.conn.execute(
-        f"SELECT {columns} FROM contact_events e {join} {where} ORDER BY e.customer_key, e.at, e.record_id", params
-    )
+    rows = store.conn.execute(f"SELECT {columns} FROM contact_events e {join} {where} ORDER BY e.customer_key, e.at, e.record_id", params)
     key: str | None = None
     events: list[ContactEvent] = []
     while chunk := rows.fetchmany(5000):
@@ -121,22 +149,61 @@ def iter_customer_events(
         yield key, events
 
 
+def _dumps(obj: Any) -> str:
+    try:
+        import orjson
+
+        return orjson.dumps(obj).decode()
+    except ImportError:  # pragma: no cover - orjson is a declared dependency
+        return json.dumps(obj, ensure_ascii=False)
+
+
 def write_grades(store: Store, grades: Sequence[CustomerGrade], computed_at: str) -> int:
-    """Store current grades; a grade or score that changed is appended to the history. Returns the changes."""
+    """Store current grades; a grade or score that changed is appended to the history. Returns the changes.
+
+    Factors are stored compactly (name, value, points): weights and descriptions belong to the
+    scorecard version the row names."""
     conn = store.conn
-    changed = 0
+    old: dict[str, tuple[str, float, str]] = {}
+    keys = [g.customer_key for g in grades]
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT customer_key, grade, score, scorecard_version FROM credit_grades WHERE customer_key IN ({marks})", chunk
+        ):
+            old[row[0]] = (row[1], round(row[2], 2), row[3])
+    current = []
+    changed = []
     for g in grades:
-        old = conn.execute("SELECT grade, score, scorecard_version FROM credit_grades WHERE customer_key = ?", (g.customer_key,)).fetchone()
-        factors = json.dumps([f.to_dict() for f in g.factors], ensure_ascii=False)
-        conn.execute(
-            "INSERT OR REPLACE INTO credit_grades(customer_key, grade, score, factors, scorecard_version, as_of, computed_at) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (g.customer_key, g.grade, g.score, factors, g.scorecard_version, g.as_of.isoformat(timespec="seconds"), computed_at),
+        as_of = g.as_of.isoformat(timespec="seconds")
+        factors = _dumps([[f.name, round(f.value, 4), round(f.points, 4)] for f in g.factors])
+        current.append((g.customer_key, g.grade, g.score, factors, g.scorecard_version, as_of, computed_at))
+        if old.get(g.customer_key) != (g.grade, round(g.score, 2), g.scorecard_version):
+            changed.append((g.customer_key, g.grade, g.score, g.scorecard_version, as_of, computed_at))
+    conn.executemany(
+        "INSERT OR REPLACE INTO credit_grades(customer_key, grade, score, factors, scorecard_version, as_of, computed_at) "
+        "VALUES (?,?,?,?,?,?,?)",
+        current,
+    )
+    conn.executemany(
+        "INSERT INTO credit_grade_history(customer_key, grade, score, scorecard_version, as_of, computed_at) VALUES (?,?,?,?,?,?)", changed
+    )
+    return len(changed)
+
+
+def stored_factors(raw: str, scorecard_factors: dict[str, Any]) -> list[dict[str, Any]]:
+    """The compact stored factors, with weights and descriptions from the scorecard."""
+    out = []
+    for name, value, points in json.loads(raw):
+        spec = scorecard_factors.get(name)
+        out.append(
+            {
+                "factor": name,
+                "value": value,
+                "points": points,
+                "weight": getattr(spec, "weight", None),
+                "description": getattr(spec, "description", ""),
+            }
         )
-        if old is None or (old[0], round(old[1], 2), old[2]) != (g.grade, round(g.score, 2), g.scorecard_version):
-            conn.execute(
-                "INSERT INTO credit_grade_history(customer_key, grade, score, scorecard_version, as_of, computed_at) VALUES (?,?,?,?,?,?)",
-                (g.customer_key, g.grade, g.score, g.scorecard_version, g.as_of.isoformat(timespec="seconds"), computed_at),
-            )
-            changed += 1
-    return changed
+    return out
