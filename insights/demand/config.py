@@ -1,0 +1,82 @@
+"""Proposal configuration: a versioned YAML file (``insights/data/proposals.yaml``), validated."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from insights.demand.clustering import ClusterParams
+from radar.errors import ErrorCode, InsightsError
+
+__all__ = ["ProposalConfig", "load_proposal_config"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusteringConfig(_Frozen):
+    join: float = Field(0.25, gt=0, le=1)
+    merge: float = Field(0.5, gt=0, le=1)
+    split_cohesion: float = Field(0.2, ge=0, le=1)
+    min_size: int = Field(3, ge=2)
+    embedding_weight: float = Field(0.0, ge=0, le=1)
+
+    def params(self) -> ClusterParams:
+        return ClusterParams(self.join, self.merge, self.split_cohesion, self.min_size, embedding_weight=self.embedding_weight)
+
+
+class DraftRule(_Frozen):
+    min_size: int = Field(5, ge=1)
+    min_priority: float = Field(0.0, ge=0, le=1)
+
+
+class PriorityWeights(_Frozen):
+    volume: float = 0.3
+    growth: float = 0.15
+    breadth: float = 0.15
+    customer_value: float = 0.1
+    intensity: float = 0.15
+    escalation: float = 0.15
+
+
+class TierRules(_Frozen):
+    city_share: float = Field(0.8, gt=0, le=1)
+    policy_share: float = Field(0.2, gt=0, le=1)
+    policy_keywords: list[str] = Field(default_factory=list)
+
+
+class RoutingRules(_Frozen):
+    default_department: str = "服务"
+    feedback_weight: float = Field(2.0, ge=0)
+
+
+class ProposalConfig(_Frozen):
+    version: str
+    clustering: ClusteringConfig = ClusteringConfig()
+    draft: DraftRule = DraftRule()
+    demand_threshold: float = Field(0.5, ge=0, le=1)
+    priority_weights: PriorityWeights = PriorityWeights()
+    tiers: TierRules = TierRules()
+    routing: RoutingRules = RoutingRules()
+
+
+def bundled_config_path() -> Path:
+    return Path(str(resources.files("insights").joinpath("data/proposals.yaml")))
+
+
+def load_proposal_config(path: Path | None = None) -> ProposalConfig:
+    path = path or bundled_config_path()
+    try:
+        return ProposalConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except FileNotFoundError as exc:
+        raise InsightsError(ErrorCode.E406, path=str(path), reason="no such file") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InsightsError(ErrorCode.E406, path=str(path), reason=f"{where}: {first['msg']}") from exc
+    except yaml.YAMLError as exc:
+        raise InsightsError(ErrorCode.E406, path=str(path), reason=str(exc).splitlines()[0][:300]) from exc
