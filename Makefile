@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RADAR_DB ?= ./radar.db
 
-.PHONY: demo test install fonts lint typecheck pytest clean
+.PHONY: demo test install fonts browser lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -14,13 +14,19 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed fonts
+install: $(VENV)/.installed fonts browser
 
 # A Chinese font for charts (confusion matrices, reports); best effort: charts fall back without it
 fonts:
 	@fc-list :lang=zh 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get install -y -q fonts-wqy-microhei >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
 	   apt-get install -y -q fonts-wqy-microhei >/dev/null 2>&1)) || echo "note: no Chinese font installed; charts number their labels"; }
+
+# Debian's Chromium for the report's browser test; best effort: the test skips with the reason without it
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
+	   apt-get install -y -q chromium >/dev/null 2>&1)) || echo "note: chromium not installed; browser tests will skip"; }
 
 demo: install
 	$(BIN)/radar demo --db $(RADAR_DB)

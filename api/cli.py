@@ -16,9 +16,10 @@ from api.cli_common import DbOption, JsonOption, coded
 from api.cli_common import open_store as _open_store
 from api.cli_common import settings_for as _settings
 from api.credit_cli import credit_app, triage_app
+from api.demand_cli import register as register_demand
 from api.output import out_console, print_json, progress_bar
 from radar.errors import APIError, ErrorCode, InsightsError
-from radar.settings import get_settings
+from radar.settings import Settings, get_settings
 
 __all__ = ["app", "main"]
 
@@ -39,6 +40,7 @@ models_app = typer.Typer(help="The model registry: list, show, promote, attach t
 app.add_typer(models_app, name="models")
 app.add_typer(credit_app, name="credit")
 app.add_typer(triage_app, name="triage")
+register_demand(app)
 
 # -- demo -----------------------------------------------------------------------------------------
 
@@ -79,6 +81,9 @@ def demo(
         t = time.perf_counter()
         credit = _grade(store)
         timings["grade"] = time.perf_counter() - t
+        t = time.perf_counter()
+        proposals = _proposals(store, components, settings)
+        timings["proposals"] = time.perf_counter() - t
         summary = summarize(store)
         searches = [_demo_search(store, components, "流量 扣费", []), _demo_search(store, components, "营业厅", [("intent", "投诉")])]
     timings["total"] = time.perf_counter() - started
@@ -88,6 +93,7 @@ def demo(
         "searches": searches,
         "needs_review": summary.needs_review,
         "credit_grades": credit["grade_counts"],
+        "proposals": proposals,
         "open_complaints": credit["open_complaints"],
         "quarantined": summary.quarantined,
         "top_themes": summary.top_themes,
@@ -99,6 +105,24 @@ def demo(
         print_json(document)
         return
     _print_summary(document)
+
+
+def _proposals(store: Any, components: Any, settings: Settings) -> list[dict[str, Any]]:
+    """Demand proposals from the labelled sample: the top three, for the summary."""
+    from insights.demand.config import load_proposal_config
+    from insights.demand.service import build_proposals, list_proposals
+    from nlp.stopwords import load_stopwords
+
+    build_proposals(
+        store,
+        tokenizer=components.tokenizer,
+        taxonomy=components.taxonomy,
+        config=load_proposal_config(),
+        stopwords=load_stopwords(settings.shared_data / "stopwords"),
+        idf=components.backend(store, semantic=False).idf,
+    )
+    keys = ("id", "title", "size", "department", "tier", "priority")
+    return [{k: p[k] for k in keys} for p in list_proposals(store, limit=3)]
 
 
 def _grade(store: Any) -> dict[str, Any]:
@@ -143,6 +167,10 @@ def _print_summary(doc: dict[str, Any]) -> None:
     for s in doc["searches"]:
         _print_search(s, title=f"Search: {s['query']} {' '.join(s['filters'])}")
     out_console.print(f"needs review: {doc['needs_review']} records · quarantined rows: {doc['quarantined']} · store: {doc['db']}")
+    for p in doc["proposals"]:
+        out_console.print(
+            f"proposal {p['id']} ({p['size']} records, {p['department']} · {p['tier']}, priority {p['priority']:.2f}): {p['title']}"
+        )
     grades = ", ".join(f"{g} {n}" for g, n in doc["credit_grades"].items())
     out_console.print(f"complaint credit grades: {grades} · open complaints in the triage queue: {doc['open_complaints']} (radar triage)")
     out_console.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in doc["seconds"].items()))
@@ -690,20 +718,6 @@ def eval_cmd(
         return
     _print_metrics(result, title)
     out_console.print(f"confusion matrix: {confusion_png(result, png, title)}")
-
-
-@app.command()
-@coded
-def proposals(as_json: JsonOption = False) -> None:
-    """Demand proposals from clustered demand (insights issue #7)."""
-    _later("radar proposals", 7)
-
-
-@app.command()
-@coded
-def report(as_json: JsonOption = False) -> None:
-    """The periodic demand-analysis report (issue #7)."""
-    _later("radar report", 7)
 
 
 @app.command()

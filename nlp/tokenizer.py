@@ -130,14 +130,21 @@ class Tokenizer:
 
     def _repair(self, text: str, tokens: list[str]) -> list[str]:
         """jieba's own answer where jieba-rs would differ (see ``_SPLIT_CHARS`` and ``_REPEAT``)."""
-        if _SPLIT_CHARS.search(text):
-            fixed: list[str] = []
-            for tok in tokens:
-                if len(tok) > 1 and _SPLIT_CHARS.search(tok):
-                    fixed.extend(self._jieba_cut(tok))
-                else:
-                    fixed.append(tok)
-            tokens = fixed
+        hits = [m.start() for m in _SPLIT_CHARS.finditer(text)]
+        if hits:
+            # only the tokens holding a split character are looked at: found by offset, not by a
+            # Python loop over every token (ends is computed in C)
+            ends = list(accumulate(map(len, tokens)))
+            marked = sorted({bisect_right(ends, pos) for pos in hits})
+            marked = [i for i in marked if len(tokens[i]) > 1]
+            if marked:
+                fixed: list[str] = []
+                last = 0
+                for i in marked:
+                    fixed += tokens[last:i]
+                    fixed += self._jieba_cut(tokens[i])
+                    last = i + 1
+                tokens = fixed + tokens[last:]
         if _REPEAT.search(text):
             tokens = self._rejieba_blocks(text, tokens)
         return tokens

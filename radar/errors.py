@@ -79,7 +79,10 @@ class ErrorCode(Enum):
     )
     E404 = ("No complaint '{record_id}' in the triage queue", "Run `radar triage` for the open complaints and their ids.")
     E405 = ("Complaint '{record_id}' is already claimed by {holder}", "Ask {holder} to release it, or use --force as a team lead.")
-    E406 = ("Invalid proposal configuration {path}: {reason}", "Fix the YAML (see insights/data/proposals.yaml) or pass --config with a valid file.")
+    E406 = (
+        "Invalid proposal configuration {path}: {reason}",
+        "Fix the YAML (see insights/data/proposals.yaml) or pass --config with a valid file.",
+    )
     E407 = ("Proposal '{proposal_id}' cannot go from {current} to {wanted}", "Allowed from {current}: {allowed}.")
     E408 = ("No proposal '{proposal_id}'", "Run `radar proposals list` for the ids, or `radar proposals build` first.")
     # E5xx api / cli

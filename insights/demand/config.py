@@ -35,11 +35,11 @@ class DraftRule(_Frozen):
 
 
 class PriorityWeights(_Frozen):
-    volume: float = 0.3
+    volume: float = 0.4
     growth: float = 0.15
-    breadth: float = 0.15
+    breadth: float = 0.1
     customer_value: float = 0.1
-    intensity: float = 0.15
+    intensity: float = 0.1
     escalation: float = 0.15
 
 

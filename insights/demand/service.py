@@ -137,6 +137,7 @@ def build_proposals(
         table = IdfTable.fit(words)
     vectors = vectorize([(ws, t) for ws, (_, t) in zip(words, new, strict=True)], table.idf)
     events = Clusterer(config.clustering.params()).run(state, [rid for rid, _ in new], vectors, _loader(store, text, table))
+    _attach_repeats(store, state)
     report.clustered = len(new)
     report.events = {k: sum(e.kind == k for e in events) for k in ("new", "merge", "split")}
     now = _now()
@@ -147,13 +148,30 @@ def build_proposals(
             [(now, e.kind, e.cluster_id, e.other_id, e.detail) for e in events if e.kind != "new"],
         )
         _follow_merges(store, events, now)
-    _draft(store, state, config, taxonomy, text, table, as_of or datetime.now().replace(microsecond=0), report, now)
+    newest = store.conn.execute("SELECT MAX(created_at) FROM records").fetchone()[0]
+    reference = as_of or (datetime.fromisoformat(newest) if newest else datetime.now().replace(microsecond=0))
+    _draft(store, state, config, taxonomy, text, table, reference, report, now)
     report.demands = store.conn.execute("SELECT COUNT(*) FROM demand_verdicts WHERE is_demand = 1").fetchone()[0]
     report.themes = len(state.themes(config.clustering.min_size))
     report.outliers = len(state.outliers(config.clustering.min_size))
     report.outlier_share = report.outliers / max(1, len(state.assignment))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _attach_repeats(store: Store, state: ClusterState) -> None:
+    """Repeats are filtered out of clustering (they would only pull centroids), but they are the
+    volume of a theme: each joins its original's cluster as evidence, without moving the centroid."""
+    rows = store.conn.execute(
+        "SELECT r.id, r.duplicate_of FROM records r JOIN demand_verdicts v ON v.record_rowid = r.rowid "
+        "LEFT JOIN demand_members m ON m.record_id = r.id WHERE r.duplicate_of IS NOT NULL AND m.record_id IS NULL ORDER BY r.id"
+    ).fetchall()
+    for record_id, original in rows:
+        cluster_id = state.assignment.get(original)
+        if cluster_id is not None and record_id not in state.assignment:
+            state.clusters[cluster_id].members.append(record_id)
+            state.assignment[record_id] = cluster_id
+            state.changed.add(cluster_id)
 
 
 def _loader(store: Store, text: _Text, table: IdfTable) -> Callable[[list[str]], sparse.csr_matrix]:
@@ -340,8 +358,8 @@ def set_status(
                     proposal_id,
                     actor,
                     column,
-                    current["status"],
-                    status or current["status"],
+                    None,
+                    None,
                     f"{column}: {value}. {note}".strip(),
                     now,
                 )

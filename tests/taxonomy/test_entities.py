@@ -13,11 +13,6 @@ def test_terms_cover_every_active_entity_label(components: Components) -> None:
     assert terms["DEPARTMENT"]["集客"] and "政企部" in terms["DEPARTMENT"]["集客"]
 
 
-def test_department_forms_are_dictionary_words(components: Components) -> None:
-    assert "政企部" in components.taxonomy.dictionary_terms()
-    assert "政企部" in components.tokenizer.cut("请转给政企部处理")
-
-
 def test_entities_agree_with_the_labellers_entity_facets(components: Components) -> None:
     """The spaCy ruler and the Aho-Corasick rules read the same taxonomy terms: where the ruler finds
     a product, brand or channel, the labeller's facet holds that label."""
