@@ -111,6 +111,7 @@ def _proposals(store: Any, components: Any, settings: Settings) -> list[dict[str
     """Demand proposals from the labelled sample: the top three, for the summary."""
     from insights.demand.config import load_proposal_config
     from insights.demand.service import build_proposals, list_proposals
+    from nlp.embedders import CachedEmbedder
     from nlp.stopwords import load_stopwords
 
     build_proposals(
@@ -120,6 +121,7 @@ def _proposals(store: Any, components: Any, settings: Settings) -> list[dict[str
         config=load_proposal_config(),
         stopwords=load_stopwords(settings.shared_data / "stopwords"),
         idf=components.backend(store, semantic=False).idf,
+        embedder=CachedEmbedder(components.embedder, store) if settings.semantic else None,
     )
     keys = ("id", "title", "size", "department", "tier", "priority")
     return [{k: p[k] for k in keys} for p in list_proposals(store, limit=3)]

@@ -28,7 +28,7 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="Proposal co
 def _components(db: Path | None) -> Any:
     from api.pipeline import Components
 
-    return Components.build(settings_for(db).model_copy(update={"semantic": False}))
+    return Components.build(settings_for(db))
 
 
 @proposals_app.command("build")
@@ -56,11 +56,21 @@ def proposals_build(
             config=load_proposal_config(config),
             stopwords=load_stopwords(settings.shared_data / "stopwords"),
             idf=backend.idf,
+            embedder=_embedder(store, components, settings),
             as_of=datetime.fromisoformat(as_of) if as_of else None,
         )
         rules = apply_rules(store, backend)
     doc = {**report.to_dict(), "rule_matches": rules}
     print_json(doc) if as_json else out_console.print(doc)
+
+
+def _embedder(store: Any, components: Any, settings: Any) -> Any:
+    """The cached encoder when semantic search is on (records were embedded when indexed), else none."""
+    if not settings.semantic:
+        return None
+    from nlp.embedders import CachedEmbedder
+
+    return CachedEmbedder(components.embedder, store)
 
 
 @proposals_app.command("list")

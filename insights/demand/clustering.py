@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-__all__ = ["ClusterParams", "ClusterState", "Clusterer", "ClusterEvent", "cluster_id_for"]
+__all__ = ["ClusterEvent", "ClusterParams", "ClusterState", "Clusterer", "cluster_id_for", "combine", "vectorize"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,22 @@ def vectorize(items: Sequence[tuple[list[str], str]], idf: Callable[[str], float
     norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A1
     norms[norms == 0] = 1.0
     return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+
+def combine(
+    lexical: sparse.csr_matrix, embeddings: np.ndarray | None, weight: float, center: np.ndarray | None = None
+) -> sparse.csr_matrix:
+    """Lexical and embedding vectors side by side, scaled so that the cosine of two combined rows is
+    ``(1 - weight) * lexical cosine + weight * embedding cosine``.
+
+    E5 similarities are compressed (unrelated Chinese texts score about 0.9), so embeddings are
+    first centred on ``center``, a fixed corpus mean, which spreads them over the full range."""
+    if embeddings is None or weight <= 0:
+        return lexical
+    dense = embeddings - center if center is not None else embeddings
+    norms = np.linalg.norm(dense, axis=1, keepdims=True)
+    dense = dense / np.where(norms == 0, 1.0, norms)
+    return sparse.hstack([lexical * np.sqrt(1 - weight), sparse.csr_matrix(dense * np.sqrt(weight))]).tocsr()
 
 
 class Clusterer:

