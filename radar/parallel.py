@@ -9,19 +9,23 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["ordered_map"]
+__all__ = ["die_with_parent", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _die_with_parent(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    """Workers end with their parent, even when it is killed with SIGKILL (Linux)."""
+def die_with_parent() -> None:
+    """Call in a worker process: it ends with its parent, even when that is killed with SIGKILL (Linux)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def _die_with_parent(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    die_with_parent()
     if initializer is not None:
         initializer(*initargs)
 
