@@ -137,6 +137,7 @@ def triage(
     ] = None,
     limit: int = 50,
     as_of: AsOfOption = None,
+    viewer: ViewerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The triage queue of open complaints, most urgent first, each with grade, risk, deadline, guidance and reasons."""
@@ -145,7 +146,14 @@ def triage(
     from insights.credit.service import triage_queue
 
     with open_store(settings_for(db)) as store:
-        doc = triage_queue(store, _scorecard(scorecard), now=_when(as_of), filters=_parse_filters(filters or []), limit=limit)
+        doc = triage_queue(
+            store,
+            _scorecard(scorecard),
+            now=_when(as_of),
+            filters=_parse_filters(filters or []),
+            limit=limit,
+            viewer=viewer or getpass.getuser(),
+        )
     if as_json:
         print_json(doc)
         return

@@ -17,7 +17,7 @@ from typing import Any
 from insights.credit.events import ContactEvent
 from insights.credit.scorecard import Guidance, Scorecard
 
-__all__ = ["CustomerGrade", "FactorContribution", "factor_values", "grade_customer", "repeat_flags"]
+__all__ = ["CustomerGrade", "FactorContribution", "factor_values", "grade_customer", "repeat_flags", "repeat_links"]
 
 _MAX_LOOKBACK = 50  # earlier complaints compared per complaint: bounds a pathological history
 
@@ -72,34 +72,38 @@ def _typed(event: ContactEvent) -> str | None:
     return event.complaint_type if event.complaint_type and event.complaint_type != "其他" else None
 
 
-def repeat_flags(events: Sequence[ContactEvent], scorecard: Scorecard) -> list[bool]:
-    """For each event (in time order): is it a complaint repeating an earlier one on the same issue
-    within ``repeat_days``? Same issue: the same complaint type when both have one (a dictionary
-    lookup), else similar text (bigram Jaccard against the last few untyped complaints)."""
-    flags: list[bool] = []
-    last_of_type: dict[str, datetime] = {}
-    untyped: deque[tuple[datetime, frozenset[str]]] = deque(maxlen=_MAX_LOOKBACK)
+def repeat_links(events: Sequence[ContactEvent], scorecard: Scorecard) -> list[str | None]:
+    """For each event (in time order): the record id of the earlier complaint it repeats on the same
+    issue within ``repeat_days``, or ``None``. Same issue: the same complaint type when both have one
+    (a dictionary lookup), else similar text (bigram Jaccard against the last few untyped complaints)."""
+    links: list[str | None] = []
+    last_of_type: dict[str, ContactEvent] = {}
+    untyped: deque[tuple[ContactEvent, frozenset[str]]] = deque(maxlen=_MAX_LOOKBACK)
     for event in events:
         if not event.complaint:
-            flags.append(False)
+            links.append(None)
             continue
         kind = _typed(event)
         if kind is not None:
             seen = last_of_type.get(kind)
-            flags.append(seen is not None and (event.at - seen).days <= scorecard.repeat_days)
-            last_of_type[kind] = event.at
+            links.append(seen.record_id if seen is not None and (event.at - seen.at).days <= scorecard.repeat_days else None)
+            last_of_type[kind] = event
             continue
         grams = _bigrams(event.text)
-        flags.append(
-            bool(grams)
-            and any(
-                (event.at - at).days <= scorecard.repeat_days and len(grams & other) / len(grams | other) >= scorecard.repeat_similarity
-                for at, other in untyped
-                if other
-            )
-        )
-        untyped.append((event.at, grams))
-    return flags
+        match = None
+        if grams:
+            for earlier, other in reversed(untyped):
+                close = (event.at - earlier.at).days <= scorecard.repeat_days
+                if close and other and len(grams & other) / len(grams | other) >= scorecard.repeat_similarity:
+                    match = earlier.record_id
+                    break
+        links.append(match)
+        untyped.append((event, grams))
+    return links
+
+
+def repeat_flags(events: Sequence[ContactEvent], scorecard: Scorecard) -> list[bool]:
+    return [link is not None for link in repeat_links(events, scorecard)]
 
 
 def factor_values(events: Sequence[ContactEvent], scorecard: Scorecard, as_of: datetime) -> dict[str, float]:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from insights.credit.events import ContactEvent, refresh_events
-from insights.credit.grading import CustomerGrade, grade_customer, repeat_flags
+from insights.credit.grading import CustomerGrade, grade_customer, repeat_links
 from insights.credit.risk import combine, static_risk
 from insights.credit.scorecard import Scorecard
 from insights.credit.tables import ensure_tables, iter_customer_events, stored_factors, write_grades
@@ -167,11 +167,18 @@ def _filter_sql(filters: Sequence[tuple[str, str]]) -> tuple[str, dict[str, Any]
 
 
 def triage_queue(
-    store: Store, scorecard: Scorecard, *, now: datetime | None = None, filters: Sequence[tuple[str, str]] = (), limit: int = 50
+    store: Store,
+    scorecard: Scorecard,
+    *,
+    now: datetime | None = None,
+    filters: Sequence[tuple[str, str]] = (),
+    limit: int = 50,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
     """Open complaints, highest priority first. priority = grade level, escalation risk (with the
     time limit used), time limit used and customer value, weighted by the scorecard's ``priority``;
-    ties go to the earlier deadline, then the record id, so the order is deterministic."""
+    ties go to the earlier deadline, then the record id, so the order is deterministic. With
+    ``viewer``, the view is audited."""
     ensure_tables(store)
     now = now or _now()
     p, w = scorecard.priority, scorecard.risk
@@ -188,6 +195,9 @@ def triage_queue(
     total = store.conn.execute(
         f"SELECT COUNT(*) FROM triage_items t LEFT JOIN triage_claims c ON c.record_id = t.record_id {where}", params
     ).fetchone()[0]
+    if viewer is not None:  # the queue shows grades: who looked is audited like any other view
+        with store.transaction():
+            audit(store, viewer, "view_queue", detail=json.dumps(list(filters), ensure_ascii=False))
     return {"now": _iso(now), "total": total, "items": [_item(r, scorecard, now) for r in rows]}
 
 
@@ -292,10 +302,10 @@ def contact_history(store: Store, scorecard: Scorecard, customer_key: str, *, vi
     its factors and guidance, and the grade's history. The view is audited."""
     ensure_tables(store)
     events = next((evs for key, evs in iter_customer_events(store, only_dirty=False, customer_key=customer_key)), [])
-    flags = repeat_flags(events, scorecard)
+    links = repeat_links(events, scorecard)
     records = {r.id: r for r in store.get_by_rowids([store.rowid(e.record_id) or -1 for e in events])}
     contacts = []
-    for event, repeat in zip(events, flags, strict=True):
+    for event, repeat_of in zip(events, links, strict=True):
         rec = records.get(event.record_id)
         contacts.append(
             {
@@ -305,7 +315,8 @@ def contact_history(store: Store, scorecard: Scorecard, customer_key: str, *, vi
                 "channel": event.channel,
                 "complaint": event.complaint,
                 "complaint_type": event.complaint_type,
-                "repeat": repeat,
+                "repeat": repeat_of is not None,
+                "repeat_of": repeat_of,
                 "founded": event.founded,
                 "escalated": event.escalated,
                 "open": event.open,

@@ -85,7 +85,8 @@ def store(tmp_path: Path, components: Components) -> Store:
 def test_grades_risks_and_queue_order(store: Store) -> None:
     report = grade_store(store, CARD, as_of=NOW)
     assert report.full and report.customers_graded == 5 and report.open_complaints == 4
-    queue = triage_queue(store, CARD, now=NOW)
+    queue = triage_queue(store, CARD, now=NOW, viewer="lead")
+    assert [tuple(r) for r in store.conn.execute("SELECT viewer, action FROM credit_audit")] == [("lead", "view_queue")]
     ids = [item["record_id"] for item in queue["items"]]
     assert ids[0] == "tickets:T1"  # escalated, repeat, angry
     assert set(ids) == {"tickets:T1", "tickets:T3", "tickets:T4", "tickets:T5"}  # closed T2 is not queued
@@ -170,7 +171,7 @@ def test_contact_history_is_in_time_order_and_audited(store: Store) -> None:
     grade_store(store, CARD, as_of=NOW)
     view = contact_history(store, CARD, "alice", viewer="auditor")
     assert [c["record_id"] for c in view["contacts"]] == ["tickets:T2", "tickets:T1"]
-    assert view["contacts"][1]["repeat"] and view["grade"]["factors"]
+    assert view["contacts"][1]["repeat"] and view["contacts"][1]["repeat_of"] == "tickets:T2" and view["grade"]["factors"]
     assert [tuple(r) for r in store.conn.execute("SELECT viewer, action, customer_key FROM credit_audit")] == [
         ("auditor", "view_grade", "alice")
     ]
