@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 
 from nlp.entities import EntityExtractor
 from radar.errors import ErrorCode, IngestionError
+from radar.fastjson import dumps
 from radar.parallel import ordered_map
 from radar.tables import cell_text, iter_rows
 from taxonomy.classifiers.base import Document
@@ -28,16 +28,6 @@ class FileLabelReport:
     def to_dict(self) -> dict[str, float | int]:
         rate = self.rows / self.seconds if self.seconds else 0.0
         return {"rows": self.rows, "seconds": round(self.seconds, 3), "docs_per_s": round(rate, 1), "needs_review": self.needs_review}
-
-
-def _dumps(obj: dict[str, Any]) -> str:
-    """One JSON line; orjson when installed (several times faster), else the standard library."""
-    try:
-        import orjson
-
-        return orjson.dumps(obj, default=str).decode()
-    except (ImportError, TypeError):  # not installed, or a value orjson refuses (an int beyond 64 bits)
-        return json.dumps(obj, ensure_ascii=False, default=str)
 
 
 _worker_labeler: Labeler | None = None  # per process, set once by the initializer
@@ -65,7 +55,7 @@ def _label_chunk(rows: list[dict[str, Any]], text_col: str) -> tuple[list[str], 
         item = {**row, "labels": labels, "needs_review": result.needs_review}
         if found is not None:
             item["entities"] = [e.to_dict() for e in found[i]]
-        lines.append(_dumps(item))
+        lines.append(dumps(item))
         review += bool(result.needs_review)
     return lines, review
 

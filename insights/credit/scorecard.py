@@ -9,10 +9,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from radar.errors import ErrorCode, InsightsError
+from radar.yaml_models import load_yaml_model
 
 __all__ = ["FactorDef", "GradeDef", "Guidance", "Scorecard", "load_scorecard"]
 
@@ -139,15 +139,4 @@ def bundled_scorecard_path() -> Path:
 
 def load_scorecard(path: Path | None = None) -> Scorecard:
     """The scorecard at ``path`` (default: the bundled one), validated; errors carry code E403."""
-    path = path or bundled_scorecard_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return Scorecard.model_validate(data)
-    except FileNotFoundError as exc:
-        raise InsightsError(ErrorCode.E403, path=str(path), reason="no such file") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InsightsError(ErrorCode.E403, path=str(path), reason=f"{where}: {first['msg']} ({exc.error_count()} error(s))") from exc
-    except yaml.YAMLError as exc:
-        raise InsightsError(ErrorCode.E403, path=str(path), reason=str(exc).splitlines()[0][:300]) from exc
+    return load_yaml_model(path or bundled_scorecard_path(), Scorecard, ErrorCode.E403, InsightsError)

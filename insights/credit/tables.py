@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from insights.credit.events import ContactEvent
+from radar.fastjson import dumps
 
 if TYPE_CHECKING:
     from insights.credit.grading import CustomerGrade
@@ -149,15 +150,6 @@ def iter_customer_events(store: Store, *, only_dirty: bool, customer_key: str | 
         yield key, events
 
 
-def _dumps(obj: Any) -> str:
-    try:
-        import orjson
-
-        return orjson.dumps(obj).decode()
-    except ImportError:  # pragma: no cover - orjson is a declared dependency
-        return json.dumps(obj, ensure_ascii=False)
-
-
 def write_grades(store: Store, grades: Sequence[CustomerGrade], computed_at: str) -> int:
     """Store current grades; a grade or score that changed is appended to the history. Returns the changes.
 
@@ -177,7 +169,7 @@ def write_grades(store: Store, grades: Sequence[CustomerGrade], computed_at: str
     changed = []
     for g in grades:
         as_of = g.as_of.isoformat(timespec="seconds")
-        factors = _dumps([[f.name, round(f.value, 4), round(f.points, 4)] for f in g.factors])
+        factors = dumps([[f.name, round(f.value, 4), round(f.points, 4)] for f in g.factors])
         current.append((g.customer_key, g.grade, g.score, factors, g.scorecard_version, as_of, computed_at))
         if old.get(g.customer_key) != (g.grade, round(g.score, 2), g.scorecard_version):
             changed.append((g.customer_key, g.grade, g.score, g.scorecard_version, as_of, computed_at))

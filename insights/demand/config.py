@@ -5,11 +5,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from insights.demand.clustering import ClusterParams
 from radar.errors import ErrorCode, InsightsError
+from radar.yaml_models import load_yaml_model
 
 __all__ = ["ProposalConfig", "load_proposal_config"]
 
@@ -69,14 +69,5 @@ def bundled_config_path() -> Path:
 
 
 def load_proposal_config(path: Path | None = None) -> ProposalConfig:
-    path = path or bundled_config_path()
-    try:
-        return ProposalConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except FileNotFoundError as exc:
-        raise InsightsError(ErrorCode.E406, path=str(path), reason="no such file") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InsightsError(ErrorCode.E406, path=str(path), reason=f"{where}: {first['msg']}") from exc
-    except yaml.YAMLError as exc:
-        raise InsightsError(ErrorCode.E406, path=str(path), reason=str(exc).splitlines()[0][:300]) from exc
+    """The configuration at ``path`` (default: the bundled one), validated; errors carry code E406."""
+    return load_yaml_model(path or bundled_config_path(), ProposalConfig, ErrorCode.E406, InsightsError)

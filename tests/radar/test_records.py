@@ -37,3 +37,15 @@ def test_label_rejects_a_score_outside_0_1_and_round_trips_through_dict() -> Non
     lab = Label.of("咨询", 1.2, "rules", [Evidence.of("请问", 0, 2)])
     assert lab.score == 1.0
     assert Label.from_dict(lab.to_dict()) == lab
+
+
+def test_fastjson_keeps_chinese_and_survives_what_orjson_refuses() -> None:
+    import json
+    from datetime import datetime
+
+    from radar.fastjson import dumps
+
+    assert json.loads(dumps({"标签": "投诉", "n": 1})) == {"标签": "投诉", "n": 1}
+    assert "投诉" in dumps({"x": "投诉"})
+    assert json.loads(dumps({"big": 2**70})) == {"big": 2**70}  # orjson refuses ints beyond 64 bits
+    assert json.loads(dumps({"t": datetime(2026, 11, 24, 8, 0)}))["t"].startswith("2026-11-24")

@@ -101,3 +101,16 @@ def test_embeddings_join_paraphrases_that_share_no_words(e5) -> None:  # type: i
     Clusterer(params).run(both, ids, combine(lexical, e5.embed(plain), 0.7, center))
     assert both.assignment["a"] == both.assignment["b"] and both.assignment["c"] == both.assignment["d"]
     assert both.assignment["a"] != both.assignment["c"]
+
+
+def test_a_bad_proposal_config_has_a_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from insights.demand.config import load_proposal_config
+    from radar.errors import InsightsError
+
+    bad = tmp_path / "proposals.yaml"
+    bad.write_text("version: x\nclustering: {join: 1.5}\n", encoding="utf-8")
+    with pytest.raises(InsightsError) as err:
+        load_proposal_config(bad)
+    assert err.value.code == "E406" and "clustering.join" in err.value.message
