@@ -18,7 +18,8 @@ from api.cli_common import settings_for as _settings
 from api.credit_cli import credit_app, triage_app
 from api.demand_cli import register as register_demand
 from api.output import out_console, print_json, progress_bar
-from radar.errors import APIError, ErrorCode, InsightsError
+from api.serve_cli import register as register_serve
+from radar.errors import APIError, ErrorCode
 from radar.settings import Settings, get_settings
 
 __all__ = ["app", "main"]
@@ -41,6 +42,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(credit_app, name="credit")
 app.add_typer(triage_app, name="triage")
 register_demand(app)
+register_serve(app)
 
 # -- demo -----------------------------------------------------------------------------------------
 
@@ -614,13 +616,6 @@ def models_attach(
     print_json(doc) if as_json else out_console.print(f"model {model_id} attached to {facet}; run `radar label --backfill`")
 
 
-# -- commands later issues complete ---------------------------------------------------------------
-
-
-def _later(feature: str, issue: int) -> None:
-    raise InsightsError(ErrorCode.E402, feature=feature, issue=issue)
-
-
 def _dictionary(taxonomy_path: Path | None) -> Any:
     from nlp.dictionary import TelecomDictionary
     from taxonomy.loader import load_taxonomy
@@ -720,13 +715,6 @@ def eval_cmd(
         return
     _print_metrics(result, title)
     out_console.print(f"confusion matrix: {confusion_png(result, png, title)}")
-
-
-@app.command()
-@coded
-def serve(as_json: JsonOption = False) -> None:
-    """Serve the HTTP API and web UI (issue #9)."""
-    _later("radar serve", 9)
 
 
 def main() -> None:

@@ -88,6 +88,9 @@ class ErrorCode(Enum):
     # E5xx api / cli
     E501 = ("Invalid argument: {reason}", "See `radar {command} --help`.")
     E502 = ("Missing or invalid API key", "Send a key from `radar keys create` in the X-API-Key header.")
+    E503 = ("Role '{role}' may not {action}", "Ask an admin for a key with one of the roles: {roles}.")
+    E504 = ("Too many requests for this key: {limit} per second", "Wait {retry_after} s and retry, or spread the load over time.")
+    E505 = ("No record '{record_id}'", "Search for records with GET /search; ids look like tickets:GD00000001.")
 
     @property
     def template(self) -> str:

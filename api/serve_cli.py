@@ -1,0 +1,71 @@
+"""``radar keys create|revoke|list`` and ``radar serve``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.cli_common import DbOption, JsonOption, coded, open_store, settings_for
+from api.output import out_console, print_json
+
+__all__ = ["keys_app", "register"]
+
+keys_app = typer.Typer(help="API keys: each has one role; stored hashed, the secret is shown once.", no_args_is_help=True)
+
+
+@keys_app.command("create")
+@coded
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for (shown in audit logs).")],
+    role: Annotated[str, typer.Option(help="admin, demand_manager, complaint_agent, labeler or viewer.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a key; its secret is printed once and never stored."""
+    from api.keys import create_key
+
+    with open_store(settings_for(db)) as store:
+        doc = create_key(store, name, role)
+    print_json(doc) if as_json else out_console.print(f"{doc['id']} ({doc['role']}, {doc['name']}): {doc['key']}")
+
+
+@keys_app.command("revoke")
+@coded
+def keys_revoke(key_id: Annotated[str, typer.Argument()], db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Revoke a key at once."""
+    from api.keys import revoke_key
+
+    with open_store(settings_for(db)) as store:
+        doc = revoke_key(store, key_id)
+    print_json(doc) if as_json else out_console.print(doc)
+
+
+@keys_app.command("list")
+@coded
+def keys_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Keys with their roles and whether they are revoked (never the secrets)."""
+    from api.keys import list_keys
+
+    with open_store(settings_for(db)) as store:
+        items = list_keys(store)
+    print_json({"keys": items}) if as_json else out_console.print(items)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the embedded store."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings_for(db)), host=host, port=port, log_level="info")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+    app.command("serve")(coded(serve))
