@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import RateLimiter
 from api.keys import ensure_keys_table
-from api.routes import classify, health, proposals, records, search, triage
+from api.routes import classify, health, proposals, records, search, trends, triage
 from radar.errors import RadarError
 from radar.settings import Settings, get_settings
 from search.store import Store
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, *, rate: float = 50.0, burst: i
     app.state.limiter = RateLimiter(rate, burst)
     with Store.open(settings.db) as store:
         ensure_keys_table(store)
-    for module in (health, classify, search, records, proposals, triage):
+    for module in (health, classify, search, records, proposals, triage, trends):
         app.include_router(module.router)
 
     @app.exception_handler(RadarError)

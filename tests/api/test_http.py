@@ -149,3 +149,15 @@ def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
     assert runner.invoke(app, ["keys", "revoke", doc["id"], "--db", db]).exit_code == 0
     bad = runner.invoke(app, ["keys", "create", "--name", "x", "--role", "root", "--db", db])
     assert bad.exit_code == 1 and "E501" in bad.stderr
+
+
+def test_trends_and_report_over_http(served: tuple[TestClient, dict[str, str], Path]) -> None:
+    client, keys, _ = served
+    viewer = {"X-API-Key": keys["viewer"]}
+    doc = client.get("/trends", headers=viewer, params={"by": "source", "period": "month"}).json()
+    assert doc["periods"] and set(doc["series"]) == {"forum", "calls", "tickets", "forms"} and "emerging" in doc
+    assert client.get("/trends", headers=viewer, params={"by": "colour"}).status_code == 422
+    page = client.get(f"/reports/{doc['periods'][1]}", headers=viewer)
+    assert page.status_code == 200 and "用户需求分析报告" in page.text and not PHONE.search(page.text.split("data:image")[0])
+    assert client.get("/reports/2026-13", headers=viewer).status_code == 400
+    assert client.get("/trends", headers={"X-API-Key": keys["complaint_agent"]}).status_code == 403
