@@ -192,8 +192,12 @@ class Tokenizer:
     def _words_plain(self, text: str) -> list[str]:
         if not text:
             return []
+        return self._content(self.cut(fold_units(text)))
+
+    def _content(self, tokens: list[str]) -> list[str]:
+        """Tokens holding a word character, lower-cased, synonyms folded (isalnum: the common case, in C)."""
         canon = self.dictionary.canonical
-        return [canon(tok.lower()) for tok in self.cut(fold_units(text)) if _WORDLIKE.search(tok) and tok.strip()]
+        return [canon(tok.lower()) for tok in tokens if tok.isalnum() or (_WORDLIKE.search(tok) and tok.strip())]
 
     def cut_many(self, texts: Iterable[str], *, threads: int = 1, batch: int = 128) -> list[list[str]]:
         """``cut`` for many texts: the same tokens, several times faster.
@@ -240,10 +244,9 @@ class Tokenizer:
         items = list(texts)
         plain = [i for i, t in enumerate(items) if "<" not in t]  # placeholders take the one-by-one path
         out: list[list[str]] = [[] for _ in items]
-        canon = self.dictionary.canonical
         cuts = self.cut_many([fold_units(items[i]) for i in plain], threads=threads)
         for i, toks in zip(plain, cuts, strict=True):
-            out[i] = [canon(tok.lower()) for tok in toks if tok.isalnum() or (_WORDLIKE.search(tok) and tok.strip())]
+            out[i] = self._content(toks)
         for i, text in enumerate(items):
             if "<" in text:
                 out[i] = self.words(text)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nlp.dictionary import TelecomDictionary
+from radar.charts import cjk_font
 from training.data import LabelledData
 from training.models import make_model
 
@@ -70,31 +71,14 @@ def cross_validate(data: LabelledData, kind: str, dictionary: TelecomDictionary,
     return metrics(data.labels, pred)
 
 
-_CJK_FONT_FILES = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-)
-
-
-def _cjk_font(font_manager: Any) -> str | None:
-    for path in _CJK_FONT_FILES:
-        if Path(path).exists():
-            font_manager.fontManager.addfont(path)
-            return str(font_manager.FontProperties(fname=path).get_name())
-    return None
-
-
 def confusion_png(result: dict[str, Any], path: Path, title: str = "") -> Path:
     """Draw the confusion matrix (rows gold, columns predicted) as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
     labels, matrix = result["confusion"]["labels"], np.array(result["confusion"]["matrix"])
-    font = _cjk_font(font_manager)
+    font = cjk_font()
     if font:
         plt.rcParams["font.family"] = font
     else:  # no Chinese font on this machine: number the labels rather than draw empty boxes

@@ -18,7 +18,7 @@ from insights.credit.events import ContactEvent, refresh_events
 from insights.credit.grading import CustomerGrade, grade_customer, repeat_links
 from insights.credit.risk import combine, static_risk
 from insights.credit.scorecard import Scorecard
-from insights.credit.tables import ensure_tables, iter_customer_events, stored_factors, write_grades
+from insights.credit.tables import ensure_tables, iter_customer_events, open_anonymous_complaints, stored_factors, write_grades
 from radar.errors import ErrorCode, InsightsError
 
 if TYPE_CHECKING:
@@ -133,17 +133,8 @@ def _rebuild_items(store: Store, key: str, events: Sequence[ContactEvent], grade
 
 def _rebuild_anonymous_items(store: Store, scorecard: Scorecard) -> int:
     """Open tickets with no customer key: the neutral grade, risk from their own text only."""
-    from insights.credit.tables import _event  # the row layout lives there
-
     store.conn.execute("DELETE FROM triage_items WHERE customer_key IS NULL")
-    cols = (
-        "customer_key, record_id, at, source, channel, region, complaint, complaint_type, founded, escalated, "
-        "compensation, dissatisfied, intensity, open, value, tenure_years, text"
-    )
-    rows = store.conn.execute(
-        f"SELECT {cols} FROM contact_events WHERE customer_key IS NULL AND open = 1 AND complaint = 1 AND at IS NOT NULL"
-    ).fetchall()
-    items = [_item_row(ev, [ev], scorecard.neutral_grade, scorecard) for ev in (_event(r) for r in rows)]
+    items = [_item_row(ev, [ev], scorecard.neutral_grade, scorecard) for ev in open_anonymous_complaints(store)]
     store.conn.executemany(_INSERT_ITEM, items)
     return len(items)
 
@@ -303,7 +294,8 @@ def contact_history(store: Store, scorecard: Scorecard, customer_key: str, *, vi
     ensure_tables(store)
     events = next((evs for key, evs in iter_customer_events(store, only_dirty=False, customer_key=customer_key)), [])
     links = repeat_links(events, scorecard)
-    records = {r.id: r for r in store.get_by_rowids([store.rowid(e.record_id) or -1 for e in events])}
+    known = store.lookup([e.record_id for e in events])
+    records = {r.id: r for r in store.get_by_rowids([rowid for rowid, _ in known.values()])}
     contacts = []
     for event, repeat_of in zip(events, links, strict=True):
         rec = records.get(event.record_id)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from insights.credit.grading import CustomerGrade
     from search.store import Store
 
-__all__ = ["ensure_tables", "iter_customer_events", "stored_factors", "upsert_events", "write_grades"]
+__all__ = ["ensure_tables", "iter_customer_events", "open_anonymous_complaints", "stored_factors", "upsert_events", "write_grades"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS contact_events (
@@ -148,6 +148,14 @@ def iter_customer_events(store: Store, *, only_dirty: bool, customer_key: str | 
             events.append(_event(row))
     if key is not None:
         yield key, events
+
+
+def open_anonymous_complaints(store: Store) -> list[ContactEvent]:
+    """Open complaint tickets that carry no customer key."""
+    rows = store.conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM contact_events WHERE customer_key IS NULL AND open = 1 AND complaint = 1 AND at IS NOT NULL"
+    ).fetchall()
+    return [_event(r) for r in rows]
 
 
 def write_grades(store: Store, grades: Sequence[CustomerGrade], computed_at: str) -> int:

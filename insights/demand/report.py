@@ -21,6 +21,7 @@ from insights.demand.service import list_proposals
 from insights.demand.tables import ensure_tables
 from insights.demand.trends import emerging, volumes
 from nlp.pii import mask_pii
+from radar.charts import cjk_font
 from radar.errors import APIError, ErrorCode
 
 if TYPE_CHECKING:
@@ -56,15 +57,6 @@ def parse_period(value: str) -> tuple[str, str]:
 def _safe(text: Any) -> str:
     masked, _ = mask_pii(str(text))
     return html.escape(_PHONE.sub("<手机号>", masked))
-
-
-def _font() -> list[str]:
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return [n for n in ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP", "SimHei") if n in names] + [
-        "DejaVu Sans"
-    ]
 
 
 def _png(fig: Any) -> str:
@@ -145,7 +137,7 @@ def build_report(store: Store, period: str, out: Path, *, top: int = 10) -> dict
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams["font.sans-serif"] = _font()
+    plt.rcParams["font.sans-serif"] = [f for f in (cjk_font(), "DejaVu Sans") if f]
     plt.rcParams["axes.unicode_minus"] = False
     ensure_tables(store)
     start, end = parse_period(period)

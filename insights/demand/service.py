@@ -214,7 +214,7 @@ def _loader(
     store: Store, text: _Text, table: IdfTable, embedder: Embedder | None, weight: float, center: Any
 ) -> Callable[[list[str]], sparse.csr_matrix]:
     def load(record_ids: list[str]) -> sparse.csr_matrix:
-        rows = {r.id: r for r in (store.get(i) for i in record_ids) if r is not None}
+        rows = {r.id: r for r in _records(store, record_ids)}
         texts = [_clause(rows[i]) if i in rows else "" for i in record_ids]
         lexical = vectorize(list(zip(text.many(texts), texts, strict=True)), table.idf)
         if embedder is None:
@@ -303,10 +303,9 @@ def _draft(
 
 
 def _records(store: Store, record_ids: Sequence[str]) -> list[Any]:
-    rowids = [
-        r[0] for r in store.conn.execute(f"SELECT rowid FROM records WHERE id IN ({','.join('?' * len(record_ids))})", list(record_ids))
-    ]
-    by_id = {r.id: r for r in store.get_by_rowids(rowids)}
+    """The records, in the given order, in one lookup and one hydration."""
+    known = store.lookup(record_ids)
+    by_id = {r.id: r for r in store.get_by_rowids([rowid for rowid, _ in known.values()])}
     return [by_id[i] for i in record_ids if i in by_id]
 
 
