@@ -3,42 +3,81 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from api.deps import RateLimiter
-from api.keys import ensure_keys_table
-from api.routes import classify, health, proposals, records, search, trends, triage
+from api.keys import Principal, ensure_keys_table, verify_key
+from api.routes import classify, health, ingest, jobs, models, proposals, records, search, taxonomy, trends, triage
+from api.schemas import ERRORS
+from api.ui import routes as ui
 from radar.errors import RadarError
 from radar.settings import Settings, get_settings
 from search.store import Store
 
-__all__ = ["create_app"]
+__all__ = ["app_from_env", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 # the caller's mistakes are 4xx; a code not listed here is the caller's too (400), never a 500
-STATUS = {"E502": 401, "E503": 403, "E504": 429, "E306": 404, "E404": 404, "E408": 404, "E505": 404, "E405": 409, "E407": 409}
+STATUS = {
+    "E502": 401,
+    "E503": 403,
+    "E504": 429,
+    "E306": 404,
+    "E404": 404,
+    "E408": 404,
+    "E505": 404,
+    "E507": 404,
+    "E510": 404,
+    "E511": 404,
+    "E405": 409,
+    "E407": 409,
+    "E506": 409,
+    "E508": 413,
+    "E509": 415,
+    "E512": 422,
+    "E201": 422,
+}
 
 
-def create_app(settings: Settings | None = None, *, rate: float = 50.0, burst: int = 100) -> FastAPI:
+def create_app(settings: Settings | None = None, *, rate: float | None = None, burst: int | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="Demand Radar (需求雷达)", version="0.1", description="Chinese customer feedback in, labelled and searchable demand out."
     )
     app.state.settings = settings
-    app.state.limiter = RateLimiter(rate, burst)
+    app.state.limiter = RateLimiter(rate or settings.api_rate, burst or settings.api_burst)
     with Store.open(settings.db) as store:
         ensure_keys_table(store)
-    for module in (health, classify, search, records, proposals, triage, trends):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    for module in (classify, search, records, proposals, triage, trends, ingest, taxonomy, models, jobs):
+        app.include_router(module.router, responses=ERRORS)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=Path(ui.__file__).parent / "static"), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)
 
     @app.exception_handler(RadarError)
-    async def coded(_: Request, exc: RadarError) -> JSONResponse:
+    async def coded(request: Request, exc: RadarError) -> Response:
+        status = STATUS.get(exc.code, 400)
+        if request.url.path.startswith("/ui/") and exc.code != "E504":
+            principal = _ui_principal(request)
+            if principal is not None:
+                return ui.page(request, "error.html", principal, status_code=status, error=exc)
         headers = {"Retry-After": str(exc.fields.get("retry_after", 1))} if exc.code == "E504" else None
-        return JSONResponse(exc.to_dict(), status_code=STATUS.get(exc.code, 400), headers=headers)
+        return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
+
+    @app.exception_handler(ui.LoginRequired)
+    async def login_required(_: Request, exc: ui.LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/ui/login?next={quote(exc.next_url)}", status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -48,3 +87,17 @@ def create_app(settings: Settings | None = None, *, rate: float = 50.0, burst: i
         return JSONResponse(body, status_code=422)
 
     return app
+
+
+def _ui_principal(request: Request) -> Principal | None:
+    """Who is logged in to the UI, for rendering an error page in the site's frame (None: plain JSON)."""
+    with Store.open(request.app.state.settings.db) as store:
+        try:
+            return verify_key(store, request.cookies.get(ui.COOKIE))
+        except RadarError:
+            return None
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory`` (several worker processes): settings from ``RADAR_*``."""
+    return create_app(get_settings())

@@ -12,6 +12,7 @@ from fastapi import Depends, Header, Request
 
 from api.keys import Principal, verify_key
 from api.pipeline import Components
+from api.taxonomies import active_taxonomy, ensure_table
 from radar.errors import APIError, ErrorCode
 from radar.settings import Settings
 from search.store import Store
@@ -39,16 +40,25 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 
 @lru_cache(maxsize=4)
-def _components(settings_json: str) -> Components:
-    components = Components.build(Settings.model_validate_json(settings_json))
+def _components(settings_json: str, taxonomy_fingerprint: str, db: str) -> Components:
+    settings = Settings.model_validate_json(settings_json)
+    with Store.open(db) as store:
+        taxonomy = active_taxonomy(store, settings)
+    components = Components.build(settings, taxonomy=taxonomy)
     components.labeler.warm_up()
     components.tokenizer.warm_up()
     return components
 
 
-def get_components(settings: SettingsDep) -> Components:
-    """Built once per settings: tokenizer, taxonomy and labeler load a few seconds' worth of data."""
-    return _components(settings.model_dump_json(exclude={"pii_secret"}))
+def active_fingerprint(store: Store) -> str:
+    ensure_table(store)
+    row = store.conn.execute("SELECT fingerprint FROM taxonomy_versions WHERE active = 1").fetchone()
+    return "" if row is None else str(row[0])
+
+
+def get_components(settings: SettingsDep, store: StoreDep) -> Components:
+    """Built once per settings and active taxonomy: tokenizer, taxonomy and labeler load a few seconds' worth of data."""
+    return _components(settings.model_dump_json(exclude={"pii_secret"}), active_fingerprint(store), str(settings.db))
 
 
 ComponentsDep = Annotated[Components, Depends(get_components)]
@@ -72,8 +82,13 @@ class RateLimiter:
             self._buckets[key_id] = (tokens - 1.0, now)
 
 
-def get_principal(request: Request, store: StoreDep, x_api_key: Annotated[str | None, Header()] = None) -> Principal:
-    principal = verify_key(store, x_api_key)
+def get_principal(
+    request: Request,
+    store: StoreDep,
+    x_api_key: Annotated[str | None, Header(description="A key from `radar keys create`")] = None,
+) -> Principal:
+    # the UI's log-in cookie also works, so its pages can link to API downloads (the CSV export)
+    principal = verify_key(store, x_api_key or request.cookies.get("radar_key"))
     request.app.state.limiter.take(principal.key_id)
     return principal
 

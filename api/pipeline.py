@@ -59,8 +59,8 @@ class Components:
         return self._embedder
 
     @classmethod
-    def build(cls, settings: Settings, taxonomy_path: Path | None = None) -> Components:
-        taxonomy = load_taxonomy(taxonomy_path or settings.taxonomy)
+    def build(cls, settings: Settings, taxonomy_path: Path | None = None, *, taxonomy: Taxonomy | None = None) -> Components:
+        taxonomy = taxonomy or load_taxonomy(taxonomy_path or settings.taxonomy)
         dictionary = TelecomDictionary.build(taxonomy.dictionary_terms(), taxonomy.synonyms)
         labeler = Labeler(taxonomy, review_threshold=settings.review_threshold)
         return cls(taxonomy, labeler, Tokenizer(dictionary), settings)
@@ -114,17 +114,22 @@ def label_store(
     zero_shot: bool | None = None,
     entities: bool = True,
     on_progress: Progress | None = None,
+    job_id: int | None = None,
 ) -> LabelReport:
     """Label records, one transaction per batch.
 
     ``mode``: ``changed`` (new and changed text), ``backfill`` (also records labelled with
-    another taxonomy or labeler version) or ``all``.
+    another taxonomy or labeler version) or ``all``. With ``job_id`` (a job the caller started)
+    progress is written to the job after every batch, and a cancel request stops it between
+    batches: what was committed stays, and a later run picks up the rest.
     """
     labeler = components.labeler_for(store, zero_shot=zero_shot)
     labeler.warm_up()
     report, started = LabelReport(), time.perf_counter()
     version = components.taxonomy.version
-    job = store.start_job("label", {"taxonomy": version, "labeler": labeler.version, "mode": mode})
+    versions = {"taxonomy": version, "labeler": labeler.version, "mode": mode}
+    job = job_id if job_id is not None else store.start_job("label", versions)
+    status = "done"
     for rows in store.iter_unlabelled(mode=mode, label_version=labeler.version, batch=batch):
         results = labeler.run_many([document_for(record) for _, record in rows])
         found = components.entities.run_many([record.text for _, record in rows]) if entities else [None] * len(rows)
@@ -142,8 +147,13 @@ def label_store(
                     report.labels[facet] = report.labels.get(facet, 0) + len(labs)
         if on_progress:
             on_progress(len(rows))
+        if job_id is not None:
+            store.job_progress(job, report.records)
+            if store.cancel_requested(job):
+                status = "cancelled"
+                break
     report.seconds = time.perf_counter() - started
-    store.finish_job(job, {"records": report.records, "needs_review": report.needs_review, "labels": report.labels})
+    store.finish_job(job, {"records": report.records, "needs_review": report.needs_review, "labels": report.labels}, status)
     return report
 
 

@@ -55,15 +55,24 @@ def keys_list(db: DbOption = None, as_json: JsonOption = False) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the labeler once).")] = 1,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the embedded store."""
+    """Serve the HTTP API (OpenAPI at /docs) and the web UI (/ui) on the embedded store."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings_for(db)), host=host, port=port, log_level="info")
+    settings = settings_for(db)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # worker processes rebuild the app from the environment, so pass the database path through it
+    os.environ["RADAR_DB"] = str(settings.db)
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 def register(app: typer.Typer) -> None:

@@ -91,6 +91,13 @@ class ErrorCode(Enum):
     E503 = ("Role '{role}' may not {action}", "Ask an admin for a key with one of the roles: {roles}.")
     E504 = ("Too many requests for this key: {limit} per second", "Wait {retry_after} s and retry, or spread the load over time.")
     E505 = ("No record '{record_id}'", "Search for records with GET /search; ids look like tickets:GD00000001.")
+    E506 = ("A {kind} job (#{job_id}) is already running on this store", "Wait for it (GET /jobs/{job_id}) or cancel it first.")
+    E507 = ("No job #{job_id}", "List the jobs with GET /jobs.")
+    E508 = ("Upload is over the limit of {limit_mb} MB", "Split the file, or raise RADAR_MAX_UPLOAD_MB on the server.")
+    E509 = ("Unsupported upload '{filename}' for {source}", "Send one of: {options}.")
+    E510 = ("No configured source '{name}'", "Name one of the sources in {config}: {options}.")
+    E511 = ("No taxonomy version '{version}'", "List the versions with GET /taxonomy/versions.")
+    E512 = ("Upload '{filename}' cannot be read as {source}: {reason}", "Check the format and encoding (?encoding=gbk for GBK).")
 
     @property
     def template(self) -> str:

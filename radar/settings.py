@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     embed_max_chars: int = Field(default=256, description="Texts are cut to this many characters before embedding.")
     es_url: SecretStr | None = Field(default=None, description="Elasticsearch URL for the scale-out backend.")
     search_backend: str = Field(default="sqlite", description="'sqlite' (embedded) or 'elasticsearch'.")
+    api_rate: float = Field(default=50.0, gt=0, description="API requests a second per key, on average.")
+    api_burst: int = Field(default=100, ge=1, description="API requests a key may send at once before the rate applies.")
+    sources_config: Path | None = Field(default=None, description="sources.yaml: the sources `POST /ingest/pull/{name}` may pull.")
+    max_upload_mb: float = Field(default=50.0, gt=0, description="Largest file the API accepts for ingestion or a taxonomy.")
 
 
 @lru_cache(maxsize=1)

@@ -145,9 +145,23 @@ CREATE TABLE IF NOT EXISTS jobs (
     status TEXT NOT NULL,
     counts TEXT NOT NULL DEFAULT '{}',
     versions TEXT NOT NULL DEFAULT '{}',
-    errors TEXT NOT NULL DEFAULT '[]'
+    errors TEXT NOT NULL DEFAULT '[]',
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    started_by TEXT
 );
 """
+
+# columns added to existing tables after schema version 1; added in place when a store opens
+_ADDED_COLUMNS = {
+    "jobs": (
+        ("done", "INTEGER NOT NULL DEFAULT 0"),
+        ("total", "INTEGER"),
+        ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+        ("started_by", "TEXT"),
+    )
+}
 
 # status fields whose changes are kept as history when a source record is updated
 HISTORY_FIELDS = ("result", "satisfaction", "escalated", "founded", "repeated", "closed_at")
@@ -188,7 +202,15 @@ class Store:
             raise SearchError(ErrorCode.E301, path=str(path), reason=str(exc)) from exc
         store = cls(conn, path)
         store._check_version()
+        store._add_columns()
         return store
+
+    def _add_columns(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            for name, decl in columns:
+                if name not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def _check_version(self) -> None:
         found = self.get_meta("schema_version")
@@ -531,12 +553,32 @@ class Store:
         sql = "SELECT * FROM quarantine" + (" WHERE source = ?" if source else "") + " ORDER BY id"
         return self.conn.execute(sql, (source,) if source else ()).fetchall()
 
-    def start_job(self, kind: str, versions: dict[str, str]) -> int:
+    def start_job(self, kind: str, versions: dict[str, str], *, total: int | None = None, started_by: str | None = None) -> int:
         cur = self.conn.execute(
-            "INSERT INTO jobs(kind, started_at, status, versions) VALUES (?, ?, 'running', ?)",
-            (kind, _now(), json.dumps(versions, ensure_ascii=False)),
+            "INSERT INTO jobs(kind, started_at, status, versions, total, started_by) VALUES (?, ?, 'running', ?, ?, ?)",
+            (kind, _now(), json.dumps(versions, ensure_ascii=False), total, started_by),
         )
         return int(cur.lastrowid or 0)
+
+    def job_progress(self, job_id: int, done: int, total: int | None = None) -> None:
+        self.conn.execute("UPDATE jobs SET done = ?, total = COALESCE(?, total) WHERE id = ?", (done, total, job_id))
+
+    def request_cancel(self, job_id: int) -> bool:
+        """Ask a running job to stop after its current batch (what it committed stays)."""
+        cur = self.conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", (job_id,))
+        return cur.rowcount > 0
+
+    def cancel_requested(self, job_id: int) -> bool:
+        row = self.conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def jobs(self, *, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM jobs" + (" WHERE status = ?" if status else "") + " ORDER BY id DESC LIMIT ?"
+        return [_job_doc(r) for r in self.conn.execute(sql, (status, limit) if status else (limit,))]
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else _job_doc(row)
 
     def finish_job(self, job_id: int, counts: dict[str, Any], status: str = "done", errors: list[str] | None = None) -> None:
         self.conn.execute(
@@ -593,6 +635,14 @@ def record_row(record: Record, dedup_key: str, simhash: int | None = None) -> Re
         record.content_hash,
     )
     return RecordRow(record, columns, dedup_key, simhash)
+
+
+def _job_doc(row: sqlite3.Row) -> dict[str, Any]:
+    doc = dict(row)
+    for key in ("counts", "versions", "errors"):
+        doc[key] = json.loads(doc[key])
+    doc["cancel_requested"] = bool(doc["cancel_requested"])
+    return doc
 
 
 def _body(record: Record) -> str:
