@@ -249,9 +249,12 @@ def label(
     """Label new and changed records in the store, then bring the search index up to date."""
     from api.pipeline import Components, index_store, label_store
 
+    from api.taxonomies import active_taxonomy
+
     settings = _settings(db)
-    components = Components.build(settings, taxonomy)
     with _open_store(settings) as store:
+        # an explicit file wins; otherwise the version activated over the API, else the configured one
+        components = Components.build(settings, taxonomy) if taxonomy else Components.build(settings, taxonomy=active_taxonomy(store, settings))
         with progress_bar("label", store.count(), enabled=not as_json) as advance:
             mode = "all" if relabel_all else "backfill" if backfill else "changed"
             report = label_store(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
@@ -19,7 +20,11 @@ __all__ = [
     "SearchOut",
     "TaxonomyVersionOut",
     "ERRORS",
+    "RowId",
 ]
+
+# an id of a store row: SQLite integers are 64-bit, so anything larger is a 422, not an overflow
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])]
 
 
 class ErrorOut(BaseModel):

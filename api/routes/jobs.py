@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.deps import ComponentsDep, SettingsDep, StoreDep, require
 from api.jobs import JOB_KINDS, cancel_job, start_job
 from api.keys import Principal
-from api.schemas import JobOut
+from api.schemas import JobOut, RowId
 from radar.errors import APIError, ErrorCode
 
 __all__ = ["router"]
@@ -46,7 +46,7 @@ def jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def job(job_id: int, store: StoreDep, _: DataTeam) -> dict[str, Any]:
+def job(job_id: RowId, store: StoreDep, _: DataTeam) -> dict[str, Any]:
     found = store.job(job_id)
     if found is None:
         raise APIError(ErrorCode.E507, job_id=job_id)
@@ -54,6 +54,6 @@ def job(job_id: int, store: StoreDep, _: DataTeam) -> dict[str, Any]:
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)
-def cancel(job_id: int, store: StoreDep, _: DataTeam) -> dict[str, Any]:
+def cancel(job_id: RowId, store: StoreDep, _: DataTeam) -> dict[str, Any]:
     """Ask a running job to stop after its current batch; what it committed stays."""
     return cancel_job(store, job_id)

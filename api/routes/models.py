@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import SettingsDep, StoreDep, require
 from api.keys import Principal
-from api.schemas import ModelOut
+from api.schemas import ModelOut, RowId
 from api.taxonomies import active_taxonomy
 from search.store import Store
 
@@ -40,12 +40,12 @@ def models(store: StoreDep, _: DataTeam) -> list[dict[str, Any]]:
 
 
 @router.get("/models/{model_id}", response_model=ModelOut)
-def model(model_id: int, store: StoreDep, _: DataTeam) -> dict[str, Any]:
+def model(model_id: RowId, store: StoreDep, _: DataTeam) -> dict[str, Any]:
     return _doc(store, model_id)
 
 
 @router.post("/models/{model_id}/promote", response_model=ModelOut)
-def promote(model_id: int, store: StoreDep, _: Admin) -> dict[str, Any]:
+def promote(model_id: RowId, store: StoreDep, _: Admin) -> dict[str, Any]:
     """The chosen model for its facet (one per facet)."""
     _doc(store, model_id)
     store.set_model_flag(model_id, "promoted")
@@ -54,7 +54,7 @@ def promote(model_id: int, store: StoreDep, _: Admin) -> dict[str, Any]:
 
 @router.post("/models/{model_id}/attach", response_model=ModelOut)
 def attach(
-    model_id: int,
+    model_id: RowId,
     store: StoreDep,
     settings: SettingsDep,
     _: Admin,

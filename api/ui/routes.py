@@ -18,6 +18,7 @@ from api.deps import ComponentsDep, SettingsDep, StoreDep
 from api.jobs import JOB_KINDS, cancel_job, start_job
 from api.keys import Principal, verify_key
 from api.routes.search import hit_doc, run_search
+from api.schemas import RowId
 from api.taxonomies import activate, active_taxonomy, list_versions
 from api.ui import charts
 from api.ui.data import dashboard_data, record_data
@@ -305,7 +306,7 @@ def jobs_start(settings: SettingsDep, components: ComponentsDep, me: User, kind:
 
 
 @router.post("/jobs/{job_id}/cancel")
-def jobs_cancel(job_id: int, store: StoreDep, me: User) -> RedirectResponse:
+def jobs_cancel(job_id: RowId, store: StoreDep, me: User) -> RedirectResponse:
     allow(me, "/ui/jobs")
     cancel_job(store, job_id)
     return back("/ui/jobs")

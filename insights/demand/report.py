@@ -46,7 +46,7 @@ DIMENSION_NAMES = {
 def parse_period(value: str) -> tuple[str, str]:
     """``2026-10`` -> (``2026-10-01``, ``2026-11-01``): the month's first day and the next month's."""
     m = re.fullmatch(r"(\d{4})-(\d{2})", value.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 1 <= int(m.group(1)) <= 9998:
         raise APIError(ErrorCode.E501, reason=f"period '{value}' is not YYYY-MM", command="report")
     year, month = int(m.group(1)), int(m.group(2))
     start = date(year, month, 1)

@@ -159,5 +159,5 @@ def test_trends_and_report_over_http(served: tuple[TestClient, dict[str, str], P
     assert client.get("/trends", headers=viewer, params={"by": "colour"}).status_code == 422
     page = client.get(f"/reports/{doc['periods'][1]}", headers=viewer)
     assert page.status_code == 200 and "用户需求分析报告" in page.text and not PHONE.search(page.text.split("data:image")[0])
-    assert client.get("/reports/2026-13", headers=viewer).status_code == 400
+    assert client.get("/reports/2026-13", headers=viewer).status_code == 422
     assert client.get("/trends", headers={"X-API-Key": keys["complaint_agent"]}).status_code == 403
