@@ -248,13 +248,14 @@ def label(
 ) -> None:
     """Label new and changed records in the store, then bring the search index up to date."""
     from api.pipeline import Components, index_store, label_store
-
     from api.taxonomies import active_taxonomy
+    from taxonomy.loader import load_taxonomy
 
     settings = _settings(db)
     with _open_store(settings) as store:
         # an explicit file wins; otherwise the version activated over the API, else the configured one
-        components = Components.build(settings, taxonomy) if taxonomy else Components.build(settings, taxonomy=active_taxonomy(store, settings))
+        chosen = load_taxonomy(taxonomy) if taxonomy else active_taxonomy(store, settings)
+        components = Components.build(settings, taxonomy=chosen)
         with progress_bar("label", store.count(), enabled=not as_json) as advance:
             mode = "all" if relabel_all else "backfill" if backfill else "changed"
             report = label_store(
