@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import RateLimiter
 from api.keys import Principal, ensure_keys_table, verify_key
+from api.metrics import RequestMetrics
 from api.routes import classify, health, ingest, jobs, models, proposals, records, search, taxonomy, trends, triage
 from api.schemas import ERRORS
 from api.ui import routes as ui
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, *, rate: float | None = None, b
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate or settings.api_rate, burst or settings.api_burst)
+    app.state.metrics = RequestMetrics()
+    app.middleware("http")(app.state.metrics.middleware)
     with Store.open(settings.db) as store:
         ensure_keys_table(store)
     app.include_router(health.router)

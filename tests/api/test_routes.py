@@ -143,3 +143,13 @@ def test_models_registry_answers_404_for_unknown_ids(api: tuple[TestClient, Serv
     assert missing.status_code == 404 and missing.json()["code"] == "E306"
     huge = http.get(f"/models/{2**70}", headers=_h(served, "labeler"))
     assert huge.status_code == 422 and huge.json()["code"] == "E501"  # not an integer overflow in SQLite
+
+
+def test_metrics_count_requests_by_route_template(api: tuple[TestClient, Served]) -> None:
+    http, served = api
+    for rid in ("tickets:a", "tickets:b"):
+        http.get(f"/records/{rid}", headers=_h(served, "viewer"))
+    text = http.get("/metrics").text
+    assert 'radar_http_requests_total{method="GET",route="/records/{record_id}",status="404"} 2' in text
+    assert "tickets:a" not in text  # ids never become label values
+    assert 'radar_http_request_seconds_count{method="GET",route="/records/{record_id}"} 2' in text
