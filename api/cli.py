@@ -628,6 +628,13 @@ def _dictionary(taxonomy_path: Path | None) -> Any:
     return TelecomDictionary.build(tax.dictionary_terms(), tax.synonyms), tax.version
 
 
+def _model_options(base_model: Path | None, epochs: int) -> Any:
+    from training.models import ModelOptions
+
+    settings = get_settings()
+    return ModelOptions(embedder_spec=settings.embedder, embed_max_chars=settings.embed_max_chars, base_model=base_model, epochs=epochs)
+
+
 def _print_metrics(result: dict[str, Any], title: str) -> None:
     table = Table(
         title=f"{title}: n={result['n']} macro-F1 {result['macro_f1']:.3f} micro-F1 {result['micro_f1']:.3f} "
@@ -648,10 +655,12 @@ def train(
     text_col: Annotated[str, typer.Option(help="Text column; join several with + (标题+内容).")] = "text",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     multi_label_sep: Annotated[str | None, typer.Option(help="Separator of several labels in one cell.")] = None,
-    model: Annotated[str, typer.Option("--model", help="linear | baseline")] = "linear",
+    model: Annotated[str, typer.Option("--model", help="linear | embedding | transformer | auto | baseline")] = "linear",
     facet: Annotated[str | None, typer.Option(help="The taxonomy facet this model labels.")] = None,
     seed: Annotated[int, typer.Option(help="Seed: same data and seed, same model and metrics.")] = 13,
     balanced: Annotated[bool, typer.Option(help="Weight classes inversely to their frequency (linear).")] = False,
+    base_model: Annotated[Path | None, typer.Option(help="transformer: a local model directory to fine-tune.")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="transformer: passes over the data.")] = 3,
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy whose dictionary the tokenizer uses.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -674,13 +683,17 @@ def train(
         taxonomy_version=tax_version,
         seed=seed,
         class_weight="balanced" if balanced else None,
+        options=_model_options(base_model, epochs),
     )
     with _open_store(_settings(db)) as store:
         model_id = store.register_model(str(out.resolve()), facet, result.card)
     if as_json:
         print_json({"id": model_id, "out": str(out), "card": result.card, "held_out": result.held_out})
         return
-    _print_metrics(result.held_out, f"held-out part ({model})")
+    chosen = result.card["model_type"]
+    if "auto" in result.card["settings"]:
+        out_console.print(f"auto chose {chosen}: {result.card['settings']['auto']['why']}")
+    _print_metrics(result.held_out, f"held-out part ({chosen})")
     out_console.print(f"model and card written to {out}")
 
 
@@ -690,7 +703,8 @@ def eval_cmd(
     data: Annotated[Path, typer.Option("--data", help="Labelled CSV/XLSX/JSONL.")],
     model_dir: Annotated[Path | None, typer.Option("--model", help="A trained model directory.")] = None,
     cv: Annotated[int | None, typer.Option("--cv", min=2, help="k-fold cross-validation instead of a trained model.")] = None,
-    model_type: Annotated[str, typer.Option(help="With --cv: linear | baseline")] = "linear",
+    model_type: Annotated[str, typer.Option(help="With --cv: linear | embedding | transformer | baseline")] = "linear",
+    base_model: Annotated[Path | None, typer.Option(help="With --cv and transformer: a local model directory.")] = None,
     text_col: Annotated[str, typer.Option(help="Text column; join several with +.")] = "text",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     multi_label_sep: Annotated[str | None, typer.Option(help="Separator of several labels in one cell.")] = None,
@@ -712,7 +726,7 @@ def eval_cmd(
         title = f"{model_dir.name} on {data.name}"
     else:
         dictionary, _ = _dictionary(None)
-        result = cross_validate(labelled, model_type, dictionary, k=cv or 5, seed=seed)
+        result = cross_validate(labelled, model_type, dictionary, k=cv or 5, seed=seed, options=_model_options(base_model, 3))
         title = f"{cv}-fold CV, {model_type}, {data.name}"
     if as_json:
         print_json(result)

@@ -11,7 +11,7 @@ import numpy as np
 from nlp.dictionary import TelecomDictionary
 from radar.charts import cjk_font
 from training.data import LabelledData
-from training.models import make_model
+from training.models import ModelOptions, make_model
 
 __all__ = ["confusion_png", "cross_validate", "metrics"]
 
@@ -51,7 +51,9 @@ def metrics(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dic
     }
 
 
-def cross_validate(data: LabelledData, kind: str, dictionary: TelecomDictionary, *, k: int = 5, seed: int = 13) -> dict[str, Any]:
+def cross_validate(
+    data: LabelledData, kind: str, dictionary: TelecomDictionary, *, k: int = 5, seed: int = 13, options: ModelOptions | None = None
+) -> dict[str, Any]:
     """Out-of-fold predictions of ``k`` stratified folds (by first label), scored together."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -64,7 +66,7 @@ def cross_validate(data: LabelledData, kind: str, dictionary: TelecomDictionary,
     )
     pred: list[list[str]] = [[] for _ in data.texts]
     for train_idx, test_idx in splitter.split(data.texts, first):
-        model = make_model(kind, dictionary, multi_label=data.multi_label, seed=seed)
+        model = make_model(kind, dictionary, multi_label=data.multi_label, seed=seed, options=options)
         model.fit([data.texts[i] for i in train_idx], [data.labels[i] for i in train_idx])
         for i, row in zip(test_idx, model.predict([data.texts[i] for i in test_idx]), strict=True):
             pred[i] = row

@@ -57,7 +57,10 @@ def save_model(model: TextClassifier, out: Path, card: dict[str, Any]) -> Path:
     import joblib
 
     out.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model.artefact(), out / MODEL_FILE, compress=3)
+    artefact = model.artefact()
+    if hasattr(artefact["pipeline"], "save"):  # a transformer's weights go beside the artefact
+        artefact["pipeline"].save(out)
+    joblib.dump(artefact, out / MODEL_FILE, compress=3)
     (out / CARD_FILE).write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
     return out
 
@@ -69,6 +72,15 @@ def load_model(path: Path) -> tuple[TextClassifier, dict[str, Any]]:
         raise NLPError(ErrorCode.E206, path=str(path))
     card: dict[str, Any] = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
     artefact = joblib.load(path / MODEL_FILE)
-    dictionary = artefact["pipeline"].named_steps["features"].transformer_list[-1][1].analyzer
-    dictionary = getattr(dictionary, "dictionary", None) or TelecomDictionary.build([])
-    return TextClassifier.from_artefact(artefact, dictionary), card
+    if hasattr(artefact["pipeline"], "bind"):
+        artefact["pipeline"].bind(path)
+    return TextClassifier.from_artefact(artefact, _dictionary_of(artefact["pipeline"])), card
+
+
+def _dictionary_of(pipeline: Any) -> TelecomDictionary:
+    """The tokenizer dictionary a linear model was trained with (an empty one for other kinds)."""
+    try:
+        analyzer = pipeline.named_steps["features"].transformer_list[-1][1].analyzer
+    except (AttributeError, KeyError, IndexError):
+        return TelecomDictionary.build([])
+    return getattr(analyzer, "dictionary", None) or TelecomDictionary.build([])

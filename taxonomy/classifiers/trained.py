@@ -46,6 +46,8 @@ class TrainedClassifier:
         artefact = joblib.load(model_file)
         self.card = json.loads(card_file.read_text(encoding="utf-8"))
         self._pipeline = artefact["pipeline"]
+        if hasattr(self._pipeline, "bind"):  # a fine-tuned transformer keeps its weights beside the artefact
+            self._pipeline.bind(self.model_dir)
         facet = self.taxonomy.facet(self.facet)
         by_name = {lab.name: lab.id for lab in facet.labels} | {facet.path(lab.id): lab.id for lab in facet.labels}
         self._label_ids = [by_name.get(str(c)) for c in artefact["classes"]]
