@@ -244,9 +244,14 @@ def label(
     zero_shot: Annotated[bool | None, typer.Option(help="Zero-shot backup where rules are unsure (default: RADAR_ZERO_SHOT).")] = None,
     taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: the bundled one).")] = None,
     entities: Annotated[bool, typer.Option(help="Extract entities (products, amounts, places...) into the store.")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes labelling batches in parallel (rules and models; zero-shot runs in one).")
+    ] = 1,
     as_json: JsonOption = False,
 ) -> None:
-    """Label new and changed records in the store, then bring the search index up to date."""
+    """Label new and changed records in the store, then bring the search index up to date.
+
+    Each batch commits on its own: after a crash or Ctrl-C, running it again labels only what is left."""
     from api.pipeline import Components, index_store, label_store
     from api.taxonomies import active_taxonomy
     from taxonomy.loader import load_taxonomy
@@ -259,7 +264,14 @@ def label(
         with progress_bar("label", store.count(), enabled=not as_json) as advance:
             mode = "all" if relabel_all else "backfill" if backfill else "changed"
             report = label_store(
-                store, components, mode=mode, zero_shot=zero_shot, entities=entities, batch=settings.batch_size, on_progress=advance
+                store,
+                components,
+                mode=mode,
+                zero_shot=zero_shot,
+                entities=entities,
+                batch=settings.batch_size,
+                on_progress=advance,
+                workers=workers,
             )
         indexed = index_store(store, components)
         credit = _grade(store)
@@ -285,18 +297,34 @@ def label_file_cmd(
     encoding: Annotated[str | None, typer.Option(help="Force the input encoding.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Processes labelling in parallel (output keeps the input order).")] = 1,
     entities: Annotated[bool, typer.Option(help="Also write spaCy entities (amounts, volumes, places...) per row; slower.")] = False,
+    model: Annotated[list[Path], typer.Option("--model", help="A trained model (radar train) that labels its facet; repeatable.")] = [],  # noqa: B006
+    model_facet: Annotated[str | None, typer.Option(help="The facet name for a single --model (default: its card's facet).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint (DST.checkpoint).")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Label a file into JSONL: each input row plus labels and needs_review, streamed."""
-    from api.label_file import label_file
+    """Label a file into JSONL: each input row plus labels and needs_review, streamed and resumable."""
+    from api.label_file import FileModel, label_file
     from api.pipeline import Components
     from taxonomy.entities import entity_extractor
 
-    components = Components.build(get_settings(), taxonomy)
+    settings = get_settings()
+    components = Components.build(settings, taxonomy)
     extractor = entity_extractor(components.taxonomy) if entities else None
+    if model_facet and len(model) != 1:
+        raise APIError(ErrorCode.E501, reason="--model-facet names the facet of exactly one --model", command="label-file")
+    models = [FileModel(m, model_facet, settings.review_threshold) for m in model]
     with progress_bar("label-file", None, enabled=not as_json) as advance:
         report = label_file(
-            src, dst, components.labeler, text_col=text_col, encoding=encoding, workers=workers, entities=extractor, on_progress=advance
+            src,
+            dst,
+            components.labeler,
+            text_col=text_col,
+            encoding=encoding,
+            workers=workers,
+            entities=extractor,
+            on_progress=advance,
+            resume=resume,
+            models=models,
         )
     print_json(report.to_dict()) if as_json else out_console.print(report.to_dict())
 

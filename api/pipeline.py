@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from api.workers import init_worker, label_batch
 from ingestion.convert import ConvertOptions
 from ingestion.pipeline import IngestReport, ingest_path
 from nlp.dictionary import TelecomDictionary
 from nlp.embedders import CachedEmbedder, Embedder, MemoryCache, make_embedder
 from nlp.entities import EntityExtractor
 from nlp.tokenizer import Tokenizer
+from radar.parallel import ordered_map
 from radar.records import Record
 from radar.settings import Settings
 from search.backends.sqlite import SQLiteSearchBackend
@@ -115,38 +118,36 @@ def label_store(
     entities: bool = True,
     on_progress: Progress | None = None,
     job_id: int | None = None,
+    workers: int = 1,
 ) -> LabelReport:
-    """Label records, one transaction per batch.
+    """Label records, one transaction per batch; ``workers`` processes label batches in parallel.
 
     ``mode``: ``changed`` (new and changed text), ``backfill`` (also records labelled with
-    another taxonomy or labeler version) or ``all``. With ``job_id`` (a job the caller started)
-    progress is written to the job after every batch, and a cancel request stops it between
-    batches: what was committed stays, and a later run picks up the rest.
+    another taxonomy or labeler version) or ``all``. Every batch commits with its records' label
+    version and content hash, so a run stopped by a crash, Ctrl-C or a cancel request resumes
+    where it stopped: ``changed`` and ``backfill`` skip what was committed. With ``job_id`` (a job
+    the caller started) progress is written to the job after every batch and a cancel request
+    stops it between batches.
     """
     labeler = components.labeler_for(store, zero_shot=zero_shot)
-    labeler.warm_up()
     report, started = LabelReport(), time.perf_counter()
     version = components.taxonomy.version
     versions = {"taxonomy": version, "labeler": labeler.version, "mode": mode}
     job = job_id if job_id is not None else store.start_job("label", versions)
     status = "done"
-    for rows in store.iter_unlabelled(mode=mode, label_version=labeler.version, batch=batch):
-        results = labeler.run_many([document_for(record) for _, record in rows])
-        found = components.entities.run_many([record.text for _, record in rows]) if entities else [None] * len(rows)
-        with store.transaction():
-            for (rowid, _), result, ents in zip(rows, results, found, strict=True):
-                store.write_labels(rowid, result.labels, result.needs_review, version, labeler.version)
-                if ents is not None:
-                    store.write_entities(rowid, [(e.label, e.text, e.start, e.end, e.value) for e in ents])
-                store.write_turn_sentiment(
-                    rowid, [(t.turn, t.speaker, t.polarity, t.score, t.intensity, t.escalation) for t in result.turn_sentiment]
-                )
-                report.records += 1
-                report.needs_review += bool(result.needs_review)
-                for facet, labs in result.labels.items():
-                    report.labels[facet] = report.labels.get(facet, 0) + len(labs)
+    work = (
+        ([rowid for rowid, _ in rows], [document_for(record) for _, record in rows])
+        for rows in store.iter_unlabelled(mode=mode, label_version=labeler.version, batch=batch)
+    )
+    extractor = components.entities if entities else None
+    if workers > 1 and labeler.backups:
+        # the zero-shot backup embeds through the store's cache, which lives in this process
+        logger.warning("zero-shot backup is on: labelling in this process only (--no-zero-shot for %d workers)", workers)
+        workers = 1
+    for rowids, results, found in ordered_map(label_batch, work, workers=workers, initializer=init_worker, initargs=(labeler, extractor)):
+        _write_batch(store, rowids, results, found, version, labeler.version, report)
         if on_progress:
-            on_progress(len(rows))
+            on_progress(len(rowids))
         if job_id is not None:
             store.job_progress(job, report.records)
             if store.cancel_requested(job):
@@ -155,6 +156,29 @@ def label_store(
     report.seconds = time.perf_counter() - started
     store.finish_job(job, {"records": report.records, "needs_review": report.needs_review, "labels": report.labels}, status)
     return report
+
+
+def _write_batch(
+    store: Store,
+    rowids: Sequence[int],
+    results: list[Any],
+    found: list[Any] | None,
+    version: str,
+    labeler_version: str,
+    report: LabelReport,
+) -> None:
+    with store.transaction():
+        for i, (rowid, result) in enumerate(zip(rowids, results, strict=True)):
+            store.write_labels(rowid, result.labels, result.needs_review, version, labeler_version)
+            if found is not None:
+                store.write_entities(rowid, [(e.label, e.text, e.start, e.end, e.value) for e in found[i]])
+            store.write_turn_sentiment(
+                rowid, [(t.turn, t.speaker, t.polarity, t.score, t.intensity, t.escalation) for t in result.turn_sentiment]
+            )
+            report.records += 1
+            report.needs_review += bool(result.needs_review)
+            for facet, labs in result.labels.items():
+                report.labels[facet] = report.labels.get(facet, 0) + len(labs)
 
 
 def index_store(store: Store, components: Components, *, batch: int = 1000, on_progress: Progress | None = None) -> int:
