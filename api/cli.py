@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 import time
@@ -18,6 +19,7 @@ from api.cli_common import settings_for as _settings
 from api.credit_cli import credit_app, triage_app
 from api.demand_cli import register as register_demand
 from api.output import out_console, print_json, progress_bar
+from api.review_cli import register as register_review
 from api.serve_cli import register as register_serve
 from radar.errors import APIError, ErrorCode
 from radar.settings import Settings, get_settings
@@ -43,6 +45,7 @@ app.add_typer(credit_app, name="credit")
 app.add_typer(triage_app, name="triage")
 register_demand(app)
 register_serve(app)
+register_review(app)
 
 # -- demo -----------------------------------------------------------------------------------------
 
@@ -656,6 +659,34 @@ def _dictionary(taxonomy_path: Path | None) -> Any:
     return TelecomDictionary.build(tax.dictionary_terms(), tax.synonyms), tax.version
 
 
+def _training_data(data: Path | None, from_review: str | None, text_col: str, label_col: str, sep: str | None, db: Path | None) -> Any:
+    """Rows of a file, the human labels imported for a facet, or both together."""
+    from api.taxonomies import active_taxonomy
+    from training.data import LabelledData, load_labelled
+    from training.review import reviewed_data
+
+    if data is None and from_review is None:
+        raise APIError(ErrorCode.E501, reason="give --data FILE, --from-review FACET, or both", command="train")
+    parts: list[LabelledData] = []
+    if data is not None:
+        parts.append(load_labelled(data, text_col, label_col, multi_label_sep=sep))
+    if from_review is not None:
+        settings = _settings(db)
+        with _open_store(settings) as store:
+            facet = active_taxonomy(store, settings).facet(from_review)
+            parts.append(reviewed_data(store, from_review, multi_label=facet.multi_label))
+    if len(parts) == 1:
+        return parts[0]
+    first, second = parts
+    return LabelledData(
+        first.texts + second.texts,
+        first.labels + second.labels,
+        first.multi_label or second.multi_label,
+        hashlib.sha256((first.data_hash + second.data_hash).encode()).hexdigest()[:16],
+        f"{first.source} + {second.source}",
+    )
+
+
 def _model_options(base_model: Path | None, epochs: int) -> Any:
     from training.models import ModelOptions
 
@@ -678,8 +709,11 @@ def _print_metrics(result: dict[str, Any], title: str) -> None:
 @app.command()
 @coded
 def train(
-    data: Annotated[Path, typer.Option("--data", help="CSV (any encoding), XLSX or JSONL with texts and labels.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the model and its model card.")],
+    data: Annotated[Path | None, typer.Option("--data", help="CSV (any encoding), XLSX or JSONL with texts and labels.")] = None,
+    from_review: Annotated[
+        str | None, typer.Option(help="Train on the human labels of this facet imported with `radar review import` (with --data: both).")
+    ] = None,
     text_col: Annotated[str, typer.Option(help="Text column; join several with + (标题+内容).")] = "text",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     multi_label_sep: Annotated[str | None, typer.Option(help="Separator of several labels in one cell.")] = None,
@@ -697,11 +731,11 @@ def train(
 
     The model is registered in the store (`radar models list`); `radar models attach` puts it to work.
     """
-    from training.data import load_labelled
     from training.train import train_model
 
     dictionary, tax_version = _dictionary(taxonomy)
-    labelled = load_labelled(data, text_col, label_col, multi_label_sep=multi_label_sep)
+    labelled = _training_data(data, from_review, text_col, label_col, multi_label_sep, db)
+    facet = facet or from_review
     result = train_model(
         labelled,
         model,

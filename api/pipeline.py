@@ -136,7 +136,7 @@ def label_store(
     job = job_id if job_id is not None else store.start_job("label", versions)
     status = "done"
     work = (
-        ([rowid for rowid, _ in rows], [document_for(record) for _, record in rows])
+        ([rowid for rowid, _ in rows], [document_for(record) for _, record in rows], [record.text for _, record in rows])
         for rows in store.iter_unlabelled(mode=mode, label_version=labeler.version, batch=batch)
     )
     extractor = components.entities if entities else None

@@ -38,10 +38,13 @@ def worker_models() -> tuple[Any, ...]:
     return _models
 
 
-def label_batch(item: tuple[Sequence[Any], Sequence[Document]]) -> tuple[Sequence[Any], list[Any], list[Any] | None]:
-    """(keys, documents) -> (keys, label results, entities per document or None), in this process."""
-    keys, docs = item
+def label_batch(item: tuple[Sequence[Any], Sequence[Document], Sequence[str]]) -> tuple[Sequence[Any], list[Any], list[Any] | None]:
+    """(keys, documents, texts for entities) -> (keys, label results, entities per text or None), in this process.
+
+    Entities are found in the record's stored text (their offsets point into it), which is not always
+    the document's text: calls are classified on the customer's turns only."""
+    keys, docs, texts = item
     labeler, entities = worker_labeler()
     results = labeler.run_many(list(docs))
-    found = entities.run_many([d.text for d in docs]) if entities is not None else None
+    found = entities.run_many(list(texts)) if entities is not None else None
     return keys, results, found

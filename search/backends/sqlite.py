@@ -35,7 +35,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(tokens, grams, tokenize
 CREATE TABLE IF NOT EXISTS search_state (
     rowid INTEGER PRIMARY KEY, content_hash TEXT NOT NULL, dict_version TEXT NOT NULL, vector_key TEXT
 );
-CREATE TEMP TABLE IF NOT EXISTS search_hits (rowid INTEGER PRIMARY KEY, score REAL NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS search_matches (rowid INTEGER PRIMARY KEY, score REAL NOT NULL, created_at TEXT);
 """
 RRF_K = 60
 SEMANTIC_WINDOW = 0.03
@@ -184,14 +184,19 @@ class SQLiteSearchBackend:
                 scores[rowid] = scores.get(rowid, 0.0) + 1.0 / (RRF_K + rank)
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def _ranked_sql(self, ranked: list[tuple[int, float]]) -> tuple[str, list[Any]]:
+    def _materialise(self, matched: str, params: list[Any]) -> int:
+        """Run the match once into the connection's temporary table; count, page and facets read it."""
         conn = self.store.conn
-        conn.execute("DELETE FROM search_hits")
-        conn.executemany("INSERT INTO search_hits(rowid, score) VALUES (?, ?)", ranked)
-        return (
-            "SELECT h.rowid AS rowid, h.score AS score, r.created_at AS created_at FROM search_hits h JOIN records r ON r.rowid = h.rowid",
-            [],
-        )
+        conn.execute("DELETE FROM search_matches")
+        conn.execute(f"INSERT INTO search_matches(rowid, score, created_at) SELECT rowid, score, created_at FROM ({matched})", params)
+        return int(conn.execute("SELECT COUNT(*) FROM search_matches").fetchone()[0])
+
+    def _materialise_ranked(self, ranked: list[tuple[int, float]]) -> int:
+        conn = self.store.conn
+        conn.execute("DELETE FROM search_matches")
+        conn.executemany("INSERT INTO search_matches(rowid, score) VALUES (?, ?)", ranked)
+        conn.execute("UPDATE search_matches SET created_at = (SELECT created_at FROM records r WHERE r.rowid = search_matches.rowid)")
+        return len(ranked)
 
     # -- querying ---------------------------------------------------------------------------
 
@@ -268,9 +273,11 @@ class SQLiteSearchBackend:
         """A SELECT of (rowid, score) for every matching record."""
         all_params: list[Any] = []
         if match:
+            # CROSS JOIN keeps the full-text index as the outer loop: with a plain JOIN and a filter on a
+            # records column, SQLite may scan records and run the MATCH once per record (seconds at 100k)
             sql = (
                 "SELECT r.rowid AS rowid, -f.rank AS score, r.created_at AS created_at FROM search_fts f "
-                "JOIN records r ON r.rowid = f.rowid WHERE search_fts MATCH ?"
+                "CROSS JOIN records r ON r.rowid = f.rowid WHERE search_fts MATCH ?"
             )
             all_params.append(match)
         else:
@@ -319,19 +326,17 @@ class SQLiteSearchBackend:
         offset = self._decode_cursor(request)
         relaxed = False
         match, terms = self._match_expression(parsed, relaxed=False)
-        matched, mparams = self._matched_sql(match, exclude, where, params)
-        total = self._count(matched, mparams)
+        total = self._materialise(*self._matched_sql(match, exclude, where, params))
         if total == 0 and match and len(terms) > 1:
             relaxed = True
             match, terms = self._match_expression(parsed, relaxed=True)
-            matched, mparams = self._matched_sql(match, exclude, where, params)
-            total = self._count(matched, mparams)
+            total = self._materialise(*self._matched_sql(match, exclude, where, params))
         mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
         if mode != "keyword" and self.embedder is not None and not parsed.is_empty:
             keyword = (
                 [
                     (int(r[0]), float(r[1]))
-                    for r in self.store.conn.execute(f"SELECT rowid, score FROM ({matched}) ORDER BY score DESC, rowid", mparams)
+                    for r in self.store.conn.execute("SELECT rowid, score FROM search_matches ORDER BY score DESC, rowid")
                 ]
                 if match
                 else []
@@ -339,13 +344,12 @@ class SQLiteSearchBackend:
             base, bparams = self._matched_sql(None, exclude, where, params)
             allowed = np.array([r[0] for r in self.store.conn.execute(f"SELECT rowid FROM ({base})", bparams)], dtype=np.int64)
             semantic = self._semantic(request.query, allowed)
-            ranked = semantic if mode == "semantic" else self._fused(keyword, semantic)
-            matched, mparams = self._ranked_sql(ranked)
-            total, match = len(ranked), "ranked"
+            total = self._materialise_ranked(semantic if mode == "semantic" else self._fused(keyword, semantic))
+            match = "ranked"
         order = "score DESC, rowid" if request.order == "relevance" and match else "created_at DESC, rowid"
         limit = max(0, min(request.limit, 1000))
         rows = self.store.conn.execute(
-            f"SELECT rowid, score FROM ({matched}) ORDER BY {order} LIMIT ? OFFSET ?", [*mparams, limit, offset]
+            f"SELECT rowid, score FROM search_matches ORDER BY {order} LIMIT ? OFFSET ?", [limit, offset]
         ).fetchall()
         records = self.store.get_by_rowids([r["rowid"] for r in rows])
         hits = [
@@ -356,33 +360,31 @@ class SQLiteSearchBackend:
         return SearchResponse(
             total=total,
             hits=hits,
-            facets=self._facets(matched, mparams, request.facets),
+            facets=self._facets(request.facets),
             next_cursor=self._encode_cursor(request, next_offset) if next_offset < total else None,
             relaxed=relaxed,
         )
 
-    def _count(self, matched: str, params: list[Any]) -> int:
-        return int(self.store.conn.execute(f"SELECT COUNT(*) FROM ({matched})", params).fetchone()[0])
-
-    def _facets(self, matched: str, params: list[Any], facets: Sequence[str]) -> dict[str, dict[str, int]]:
+    def _facets(self, facets: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Counts over exactly the matched set (the temporary table), driven from the matches: each
+        match reads its own few labels, instead of the whole label table probing the matches."""
         out: dict[str, dict[str, int]] = {f: {} for f in facets}
         conn = self.store.conn
         label_facets = [f for f in facets if f not in _RECORD_COLUMNS]
         if label_facets:
             marks = ",".join("?" * len(label_facets))
             for r in conn.execute(
-                f"SELECT facet, label, COUNT(*) AS n FROM labels WHERE facet IN ({marks}) "
-                f"AND record_rowid IN (SELECT rowid FROM ({matched})) GROUP BY facet, label ORDER BY facet, n DESC, label",
-                [*label_facets, *params],
+                f"SELECT l.facet AS facet, l.label AS label, COUNT(*) AS n FROM search_matches h CROSS JOIN labels l "
+                f"ON l.record_rowid = h.rowid WHERE l.facet IN ({marks}) GROUP BY l.facet, l.label ORDER BY l.facet, n DESC, l.label",
+                label_facets,
             ):
                 out[r["facet"]][r["label"]] = int(r["n"])
         for facet in facets:
             if facet in _RECORD_COLUMNS:
                 col = _RECORD_COLUMNS[facet].split(".")[1]
                 for r in conn.execute(
-                    f"SELECT {col} AS v, COUNT(*) AS n FROM records WHERE rowid IN (SELECT rowid FROM ({matched})) "
-                    f"AND {col} IS NOT NULL GROUP BY {col} ORDER BY n DESC, v",
-                    params,
+                    f"SELECT r.{col} AS v, COUNT(*) AS n FROM search_matches h CROSS JOIN records r ON r.rowid = h.rowid "
+                    f"WHERE r.{col} IS NOT NULL GROUP BY r.{col} ORDER BY n DESC, v"
                 ):
                     out[facet][str(r["v"])] = int(r["n"])
         return out
