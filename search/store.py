@@ -185,6 +185,7 @@ class Store:
         self.conn = conn
         self.path = path
         self._batch_now: str | None = None
+        self._touched = False  # records or labels written in the open transaction
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
@@ -236,11 +237,22 @@ class Store:
         try:
             yield self.conn
         except BaseException:
+            self._touched = False
             self.conn.execute("ROLLBACK")
             raise
+        if self._touched:  # once per transaction: caches of search state compare this number
+            self.conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('search_epoch', '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+            self._touched = False
         self.conn.execute("COMMIT")
 
     # -- meta and cursors -------------------------------------------------------------------
+
+    def search_epoch(self) -> str:
+        """Moves whenever a transaction wrote records or labels (facet caches rebuild on a change)."""
+        return self.get_meta("search_epoch") or "0"
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -280,6 +292,7 @@ class Store:
 
     def upsert_row(self, row: RecordRow, known: dict[str, tuple[int, str]] | None = None) -> str:
         """``upsert`` for a prepared row. ``known`` is ``lookup()`` of the batch, kept current here."""
+        self._touched = True
         record = row.record
         if known is None:
             known = self.lookup([record.id])
@@ -435,6 +448,7 @@ class Store:
         self, rowid: int, labels: dict[str, list[Label]], needs_review: Iterable[str], taxonomy_version: str, label_version: str = ""
     ) -> None:
         """Replace a record's labels. Call inside ``transaction()``."""
+        self._touched = True
         self.conn.execute("DELETE FROM labels WHERE record_rowid = ?", (rowid,))
         self.conn.execute("DELETE FROM needs_review WHERE record_rowid = ?", (rowid,))
         self.conn.executemany(

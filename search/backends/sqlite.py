@@ -23,6 +23,7 @@ from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, SearchError
 from search.backends.base import Hit, SearchRequest, SearchResponse
+from search.facet_index import FacetIndexCache
 from search.query import ParsedQuery, parse_query
 from search.store import Store
 
@@ -52,11 +53,20 @@ class SQLiteSearchBackend:
 
     name = "sqlite"
 
-    def __init__(self, store: Store, tokenizer: Tokenizer, embedder: Embedder | None = None, *, min_similarity: float = 0.87) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokenizer: Tokenizer,
+        embedder: Embedder | None = None,
+        *,
+        min_similarity: float = 0.87,
+        facet_cache: FacetIndexCache | None = None,
+    ) -> None:
         self.store = store
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.min_similarity = min_similarity
+        self.facet_cache = facet_cache
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None
         self._migrate()
         store.conn.executescript(_SCHEMA)
@@ -269,10 +279,21 @@ class SQLiteSearchBackend:
             params.append(request.until.isoformat(timespec="seconds"))
         return (" AND ".join(clauses) or "1"), params
 
-    def _matched_sql(self, match: str | None, exclude: str | None, where: str, params: list[Any]) -> tuple[str, list[Any]]:
-        """A SELECT of (rowid, score) for every matching record."""
+    def _matched_sql(
+        self, match: str | None, exclude: str | None, where: str, params: list[Any], *, by_time: bool = False
+    ) -> tuple[str, list[Any]]:
+        """A SELECT of (rowid, score, created_at) for every matching record."""
         all_params: list[Any] = []
-        if match:
+        if match and not by_time and "r." not in where.replace("r.rowid", ""):
+            # nothing needs the records table: reading its rows (long JSON bodies) for every match
+            # cost as much as the match itself on broad queries
+            sql = "SELECT f.rowid AS rowid, -f.rank AS score, NULL AS created_at FROM search_fts f WHERE search_fts MATCH ?"
+            all_params.append(match)
+            # unary + hides the rowid from FTS5's planner: given "rowid IN (labels)", it would run the
+            # MATCH once per labelled record instead of once per query (seconds at 100k)
+            where = where.replace("r.rowid", "+f.rowid")
+            rowid = "f.rowid"
+        elif match:
             # CROSS JOIN keeps the full-text index as the outer loop: with a plain JOIN and a filter on a
             # records column, SQLite may scan records and run the MATCH once per record (seconds at 100k)
             sql = (
@@ -280,12 +301,14 @@ class SQLiteSearchBackend:
                 "CROSS JOIN records r ON r.rowid = f.rowid WHERE search_fts MATCH ?"
             )
             all_params.append(match)
+            rowid = "r.rowid"
         else:
             sql = "SELECT r.rowid AS rowid, 0.0 AS score, r.created_at AS created_at FROM records r WHERE 1"
+            rowid = "r.rowid"
         sql += f" AND {where}"
         all_params.extend(params)
         if exclude:
-            sql += " AND r.rowid NOT IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)"
+            sql += f" AND {rowid} NOT IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)"
             all_params.append(exclude)
         return sql, all_params
 
@@ -326,11 +349,12 @@ class SQLiteSearchBackend:
         offset = self._decode_cursor(request)
         relaxed = False
         match, terms = self._match_expression(parsed, relaxed=False)
-        total = self._materialise(*self._matched_sql(match, exclude, where, params))
+        by_time = request.order != "relevance"
+        total = self._materialise(*self._matched_sql(match, exclude, where, params, by_time=by_time))
         if total == 0 and match and len(terms) > 1:
             relaxed = True
             match, terms = self._match_expression(parsed, relaxed=True)
-            total = self._materialise(*self._matched_sql(match, exclude, where, params))
+            total = self._materialise(*self._matched_sql(match, exclude, where, params, by_time=by_time))
         mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
         if mode != "keyword" and self.embedder is not None and not parsed.is_empty:
             keyword = (
@@ -366,8 +390,11 @@ class SQLiteSearchBackend:
         )
 
     def _facets(self, facets: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Counts over exactly the matched set (the temporary table), driven from the matches: each
-        match reads its own few labels, instead of the whole label table probing the matches."""
+        """Counts over exactly the matched set (the temporary table): from the in-memory facet index
+        when there is one, else in SQL driven from the matches (each reads its own few labels)."""
+        if self.facet_cache is not None:
+            rowids = np.fromiter((r[0] for r in self.store.conn.execute("SELECT rowid FROM search_matches")), dtype=np.int64)
+            return self.facet_cache.get(self.store).counts(rowids, facets)
         out: dict[str, dict[str, int]] = {f: {} for f in facets}
         conn = self.store.conn
         label_facets = [f for f in facets if f not in _RECORD_COLUMNS]
