@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import RateLimiter
+from api.deps import RateLimiter, warm_up
 from api.keys import Principal, ensure_keys_table, verify_key
 from api.metrics import RequestMetrics
 from api.routes import classify, health, ingest, jobs, models, proposals, records, search, taxonomy, trends, triage
@@ -50,8 +53,16 @@ STATUS = {
 
 def create_app(settings: Settings | None = None, *, rate: float | None = None, burst: int | None = None) -> FastAPI:
     settings = settings or get_settings()
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(warm_up, settings)  # the first requests should not pay for loading
+        yield
+
     app = FastAPI(
-        title="Demand Radar (需求雷达)", version="0.1", description="Chinese customer feedback in, labelled and searchable demand out."
+        title="Demand Radar (需求雷达)",
+        version="0.1",
+        description="Chinese customer feedback in, labelled and searchable demand out.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(rate or settings.api_rate, burst or settings.api_burst)

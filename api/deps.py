@@ -17,7 +17,7 @@ from radar.errors import APIError, ErrorCode
 from radar.settings import Settings
 from search.store import Store
 
-__all__ = ["ComponentsDep", "PrincipalDep", "SettingsDep", "StoreDep", "require"]
+__all__ = ["ComponentsDep", "PrincipalDep", "SettingsDep", "StoreDep", "require", "warm_up"]
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -56,9 +56,21 @@ def active_fingerprint(store: Store) -> str:
     return "" if row is None else str(row[0])
 
 
+_building = threading.Lock()
+
+
 def get_components(settings: SettingsDep, store: StoreDep) -> Components:
-    """Built once per settings and active taxonomy: tokenizer, taxonomy and labeler load a few seconds' worth of data."""
-    return _components(settings.model_dump_json(exclude={"pii_secret"}), active_fingerprint(store), str(settings.db))
+    """Built once per settings and active taxonomy: tokenizer, taxonomy and labeler load a few seconds' worth of data.
+    The lock keeps concurrent first requests from each building their own."""
+    with _building:
+        return _components(settings.model_dump_json(exclude={"pii_secret"}), active_fingerprint(store), str(settings.db))
+
+
+def warm_up(settings: Settings) -> None:
+    """Build the components and the facet index before the first request needs them."""
+    with Store.open(settings.db) as store:
+        components = get_components(settings, store)
+        components.facet_cache.get(store)
 
 
 ComponentsDep = Annotated[Components, Depends(get_components)]

@@ -21,6 +21,7 @@ from radar.records import Record
 from radar.settings import Settings
 from search.backends.sqlite import SQLiteSearchBackend
 from search.facet_index import FacetIndexCache
+from search.result_cache import ResultCache
 from search.store import Store
 from taxonomy.classifiers.base import Classifier, Document
 from taxonomy.classifiers.trained import TrainedClassifier
@@ -48,6 +49,7 @@ class Components:
     _embedder: Embedder | None = field(default=None, repr=False)
     _entities: EntityExtractor | None = field(default=None, repr=False)
     facet_cache: FacetIndexCache = field(default_factory=FacetIndexCache, repr=False)
+    result_cache: ResultCache = field(default_factory=ResultCache, repr=False)
 
     @property
     def entities(self) -> EntityExtractor:
@@ -89,7 +91,12 @@ class Components:
         if self.settings.semantic if semantic is None else semantic:
             embedder = CachedEmbedder(self.embedder, store)
         return SQLiteSearchBackend(
-            store, self.tokenizer, embedder, min_similarity=self.settings.min_similarity, facet_cache=self.facet_cache
+            store,
+            self.tokenizer,
+            embedder,
+            min_similarity=self.settings.min_similarity,
+            facet_cache=self.facet_cache,
+            result_cache=self.result_cache if self.settings.search_cache else None,
         )
 
 

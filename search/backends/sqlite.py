@@ -25,6 +25,7 @@ from radar.errors import ErrorCode, SearchError
 from search.backends.base import Hit, SearchRequest, SearchResponse
 from search.facet_index import FacetIndexCache
 from search.query import ParsedQuery, parse_query
+from search.result_cache import RankedResult, ResultCache
 from search.store import Store
 
 __all__ = ["SQLiteSearchBackend"]
@@ -61,12 +62,14 @@ class SQLiteSearchBackend:
         *,
         min_similarity: float = 0.87,
         facet_cache: FacetIndexCache | None = None,
+        result_cache: ResultCache | None = None,
     ) -> None:
         self.store = store
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.min_similarity = min_similarity
         self.facet_cache = facet_cache
+        self.result_cache = result_cache
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None
         self._migrate()
         store.conn.executescript(_SCHEMA)
@@ -343,20 +346,57 @@ class SQLiteSearchBackend:
             return self.search(self._like(request))
         facet_names = set(request.facets) | {"needs_review", "escalation", "brand", "intent", "complaint_type"}
         parsed = parse_query(request.query, facet_names)
-        filters = list(request.filters) + parsed.filters
-        where, params = self._filter_sql(request, filters)
-        exclude = self._exclude_expression(parsed)
+        where, params = self._filter_sql(request, list(request.filters) + parsed.filters)
         offset = self._decode_cursor(request)
+        mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
+        semantic = mode != "keyword" and self.embedder is not None and not parsed.is_empty
+        key = None if semantic or self.result_cache is None else self._cache_key(parsed, where, params, request)
+        result = self.result_cache.get(key) if self.result_cache is not None and key is not None else None
+        if result is None:
+            result = self._rank(parsed, where, params, request, mode if semantic else "keyword")
+            if self.result_cache is not None and key is not None:
+                self.result_cache.put(key, result)
+        limit = max(0, min(request.limit, 1000))
+        page_ids, page_scores = result.rowids[offset : offset + limit], result.scores[offset : offset + limit]
+        records = self.store.get_by_rowids([int(r) for r in page_ids])
+        hits = [
+            Hit(record=rec, score=round(float(score), 4), highlights=highlight_spans(rec.text, result.terms))
+            for rec, score in zip(records, page_scores, strict=True)
+        ]
+        next_offset = offset + len(hits)
+        return SearchResponse(
+            total=result.total,
+            hits=hits,
+            facets=result.facets,
+            next_cursor=self._encode_cursor(request, next_offset) if next_offset < result.total else None,
+            relaxed=result.relaxed,
+        )
+
+    def _cache_key(self, parsed: ParsedQuery, where: str, params: list[Any], request: SearchRequest) -> tuple[Any, ...]:
+        query = (tuple(map(tuple, parsed.alternatives)), tuple(parsed.phrases), tuple(parsed.excludes))
+        return (
+            str(self.store.path),
+            self.store.search_epoch(),
+            self.tokenizer.version,
+            query,
+            where,
+            tuple(params),
+            request.order,
+            tuple(request.facets),
+        )
+
+    def _rank(self, parsed: ParsedQuery, where: str, params: list[Any], request: SearchRequest, mode: str) -> RankedResult:
+        """Every match in order, with facet counts: the match runs once, into the temporary table."""
+        exclude = self._exclude_expression(parsed)
+        by_time = request.order != "relevance"
         relaxed = False
         match, terms = self._match_expression(parsed, relaxed=False)
-        by_time = request.order != "relevance"
         total = self._materialise(*self._matched_sql(match, exclude, where, params, by_time=by_time))
         if total == 0 and match and len(terms) > 1:
             relaxed = True
             match, terms = self._match_expression(parsed, relaxed=True)
             total = self._materialise(*self._matched_sql(match, exclude, where, params, by_time=by_time))
-        mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
-        if mode != "keyword" and self.embedder is not None and not parsed.is_empty:
+        if mode != "keyword":
             keyword = (
                 [
                     (int(r[0]), float(r[1]))
@@ -370,30 +410,16 @@ class SQLiteSearchBackend:
             semantic = self._semantic(request.query, allowed)
             total = self._materialise_ranked(semantic if mode == "semantic" else self._fused(keyword, semantic))
             match = "ranked"
-        order = "score DESC, rowid" if request.order == "relevance" and match else "created_at DESC, rowid"
-        limit = max(0, min(request.limit, 1000))
-        rows = self.store.conn.execute(
-            f"SELECT rowid, score FROM search_matches ORDER BY {order} LIMIT ? OFFSET ?", [limit, offset]
-        ).fetchall()
-        records = self.store.get_by_rowids([r["rowid"] for r in rows])
-        hits = [
-            Hit(record=rec, score=round(float(row["score"]), 4), highlights=highlight_spans(rec.text, terms))
-            for rec, row in zip(records, rows, strict=True)
-        ]
-        next_offset = offset + len(hits)
-        return SearchResponse(
-            total=total,
-            hits=hits,
-            facets=self._facets(request.facets),
-            next_cursor=self._encode_cursor(request, next_offset) if next_offset < total else None,
-            relaxed=relaxed,
-        )
+        order = "score DESC, rowid" if not by_time and match else "created_at DESC, rowid"
+        rows = self.store.conn.execute(f"SELECT rowid, score FROM search_matches ORDER BY {order}").fetchall()
+        rowids = np.array([r[0] for r in rows], dtype=np.int64)
+        scores = np.array([r[1] for r in rows], dtype=np.float64)
+        return RankedResult(rowids, scores, total, relaxed, tuple(terms), self._facets(request.facets, rowids))
 
-    def _facets(self, facets: Sequence[str]) -> dict[str, dict[str, int]]:
+    def _facets(self, facets: Sequence[str], rowids: np.ndarray) -> dict[str, dict[str, int]]:
         """Counts over exactly the matched set (the temporary table): from the in-memory facet index
         when there is one, else in SQL driven from the matches (each reads its own few labels)."""
         if self.facet_cache is not None:
-            rowids = np.fromiter((r[0] for r in self.store.conn.execute("SELECT rowid FROM search_matches")), dtype=np.int64)
             return self.facet_cache.get(self.store).counts(rowids, facets)
         out: dict[str, dict[str, int]] = {f: {} for f in facets}
         conn = self.store.conn

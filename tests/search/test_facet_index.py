@@ -48,3 +48,25 @@ def test_a_relabel_moves_the_epoch_and_the_counts_follow(tmp_path: Path, demo_st
         epoch = store.search_epoch()
         label_store(store, components, mode="changed", entities=False)
         assert store.search_epoch() == epoch
+
+
+def test_result_cache_answers_repeats_and_forgets_on_write(tmp_path: Path, demo_store_path: Path, components: Components) -> None:
+    from search.result_cache import ResultCache
+
+    db = tmp_path / "radar.db"
+    shutil.copy(demo_store_path, db)
+    with Store.open(db) as store:
+        cache = ResultCache()
+        cached = SQLiteSearchBackend(store, components.tokenizer, facet_cache=FacetIndexCache(), result_cache=cache)
+        plain = SQLiteSearchBackend(store, components.tokenizer)
+        request = SearchRequest(query="流量", limit=3)
+        first, again = cached.search(request), cached.search(request)
+        assert cache.hits == 1 and [h.record.id for h in again.hits] == [h.record.id for h in plain.search(request).hits]
+        assert again.facets == first.facets == plain.search(request).facets
+        page2 = cached.search(SearchRequest(query="流量", limit=3, cursor=first.next_cursor))
+        assert cache.hits == 2 and not {h.record.id for h in page2.hits} & {h.record.id for h in first.hits}
+        rowid = store.rowid(first.hits[0].record.id)
+        with store.transaction():
+            store.write_labels(rowid, {}, [], "t")
+        after = cached.search(request)
+        assert cache.misses == 2 and after.facets == plain.search(request).facets != first.facets
