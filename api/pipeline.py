@@ -16,6 +16,7 @@ from nlp.dictionary import TelecomDictionary
 from nlp.embedders import CachedEmbedder, Embedder, MemoryCache, make_embedder
 from nlp.entities import EntityExtractor
 from nlp.tokenizer import Tokenizer
+from radar.errors import ErrorCode, SearchError
 from radar.parallel import ordered_map
 from radar.records import Record
 from radar.settings import Settings
@@ -85,11 +86,26 @@ class Components:
             return self.labeler
         return Labeler(self.taxonomy, primary, backups=backups, review_threshold=self.labeler.review_threshold)
 
-    def backend(self, store: Store, *, semantic: bool | None = None) -> SQLiteSearchBackend:
-        """The embedded backend; with semantic search on, records are embedded (and cached) when indexed."""
+    def backend(self, store: Store, *, semantic: bool | None = None) -> Any:
+        """The configured backend: embedded SQLite (default) or Elasticsearch (``RADAR_SEARCH_BACKEND``).
+        With semantic search on, records are embedded (and cached in the store) when indexed."""
         embedder = None
         if self.settings.semantic if semantic is None else semantic:
             embedder = CachedEmbedder(self.embedder, store)
+        if self.settings.search_backend == "elasticsearch":
+            from search.backends.elasticsearch import ElasticsearchBackend
+
+            if self.settings.es_url is None:
+                raise SearchError(ErrorCode.E305, backend="elasticsearch", reason="RADAR_ES_URL is not set")
+            es = ElasticsearchBackend.from_url(
+                store,
+                self.tokenizer,
+                self.settings.es_url.get_secret_value(),
+                embedder=embedder,
+                min_similarity=self.settings.min_similarity,
+            )
+            es.ensure()
+            return es
         return SQLiteSearchBackend(
             store,
             self.tokenizer,

@@ -6,9 +6,6 @@ from our own tokens, each quoted, so no user string can reach FTS5's query synta
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -23,6 +20,7 @@ from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, SearchError
 from search.backends.base import Hit, SearchRequest, SearchResponse
+from search.backends.cursor import decode_cursor, encode_cursor
 from search.facet_index import FacetIndexCache
 from search.query import ParsedQuery, parse_query
 from search.result_cache import RankedResult, ResultCache
@@ -347,7 +345,7 @@ class SQLiteSearchBackend:
         facet_names = set(request.facets) | {"needs_review", "escalation", "brand", "intent", "complaint_type"}
         parsed = parse_query(request.query, facet_names)
         where, params = self._filter_sql(request, list(request.filters) + parsed.filters)
-        offset = self._decode_cursor(request)
+        offset = decode_cursor(request)
         mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
         semantic = mode != "keyword" and self.embedder is not None and not parsed.is_empty
         key = None if semantic or self.result_cache is None else self._cache_key(parsed, where, params, request)
@@ -368,7 +366,7 @@ class SQLiteSearchBackend:
             total=result.total,
             hits=hits,
             facets=result.facets,
-            next_cursor=self._encode_cursor(request, next_offset) if next_offset < result.total else None,
+            next_cursor=encode_cursor(request, next_offset) if next_offset < result.total else None,
             relaxed=result.relaxed,
         )
 
@@ -441,29 +439,6 @@ class SQLiteSearchBackend:
                 ):
                     out[facet][str(r["v"])] = int(r["n"])
         return out
-
-    @staticmethod
-    def _fingerprint(request: SearchRequest) -> str:
-        key = json.dumps(
-            [request.query, sorted(request.filters), request.order, str(request.since), str(request.until)], ensure_ascii=False
-        )
-        return hashlib.sha1(key.encode()).hexdigest()[:8]
-
-    def _encode_cursor(self, request: SearchRequest, offset: int) -> str:
-        raw = json.dumps({"o": offset, "f": self._fingerprint(request)}).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def _decode_cursor(self, request: SearchRequest) -> int:
-        if not request.cursor:
-            return 0
-        try:
-            padded = request.cursor + "=" * (-len(request.cursor) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            if data["f"] != self._fingerprint(request) or int(data["o"]) < 0:
-                raise ValueError("cursor belongs to another query")
-            return int(data["o"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SearchError(ErrorCode.E304) from exc
 
 
 _CJK_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]+")
