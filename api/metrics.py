@@ -6,12 +6,10 @@ import bisect
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BUCKETS", "RequestMetrics"]
+__all__ = ["BUCKETS", "MetricsMiddleware", "RequestMetrics"]
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -31,15 +29,6 @@ class RequestMetrics:
             self.buckets[(method, route)][bisect.bisect_left(BUCKETS, seconds)] += 1
             self.sums[(method, route)] += seconds
 
-    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # the route template, never the raw path: ids in paths would make unbounded label sets
-        template = getattr(route, "path", None) or "unmatched"
-        self.observe(request.method, template, response.status_code, time.perf_counter() - started)
-        return response
-
     def render(self) -> list[str]:
         lines = ["# HELP radar_http_requests_total HTTP requests by route and status.", "# TYPE radar_http_requests_total counter"]
         with self._lock:
@@ -56,3 +45,30 @@ class RequestMetrics:
                 lines.append(f"radar_http_request_seconds_sum{{{labels}}} {self.sums[(method, route)]:.6f}")
                 lines.append(f"radar_http_request_seconds_count{{{labels}}} {cumulative}")
         return lines
+
+
+class MetricsMiddleware:
+    """A plain ASGI middleware feeding ``RequestMetrics`` (no per-request task group, unlike
+    ``BaseHTTPMiddleware``, which cost about a millisecond a request)."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            # the route template, never the raw path: ids in paths would make unbounded label sets
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)

@@ -162,15 +162,27 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: f
     sys.exit(f"the server did not answer /health within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def _warm_up(url: str, key: str, workers: int) -> None:
-    """Every worker builds the labeler and tokenizer on its first request: do that before measuring."""
+def _warm_up(url: str, keys: list[str], workers: int, every_query: bool = False) -> None:
+    """Every worker builds the labeler and tokenizer on its first request: do that before measuring.
+    With ``every_query``, each search of the locustfile runs on every worker first (a warm result
+    cache: the steady state of a server that has seen these queries; without it, the first
+    minute pays the misses)."""
+    from urllib.parse import urlencode
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from locustfile import SEARCHES
+
+    searches = [urlencode([("q", q), ("limit", "20"), *(("filter", f) for f in fs)]) for q, fs in SEARCHES] if every_query else []
 
     def one(i: int) -> None:
+        key = keys[i % len(keys)]  # spread over the users' keys: one key alone would meet its rate limit
         _get(f"{url}/classify", key, {"text": "5G套餐每月扣了58元，流量却不够用"})
         _get(f"{url}/search?q=%E6%B5%81%E9%87%8F&limit=20", key)  # q=流量
+        for query in searches:
+            _get(f"{url}/search?{query}", key)
 
     with ThreadPoolExecutor(4 * workers) as pool:
-        list(pool.map(one, range(12 * workers)))
+        list(pool.map(one, range(12 * workers if not every_query else 4 * workers)))
 
 
 @contextmanager
@@ -298,6 +310,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--store", type=Path, default=None, help="default /tmp/radar-bench/api_load_<records>.db")
     parser.add_argument("--think", type=float, nargs=2, default=(0.5, 1.5), metavar=("MIN", "MAX"))
     parser.add_argument("--baseline-seconds", type=int, default=10, help="1 client, 25 ms apart, before the load (0: skip)")
+    parser.add_argument("--warm-every-query", action="store_true", help="run each search on every worker before measuring")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 
@@ -318,7 +331,7 @@ def main() -> None:
         keys_file.write_text(json.dumps({"keys": make_keys(db, args.users)}))
         try:
             with server(db, args.workers, Path(tmp) / "server.log") as url:
-                _warm_up(url, json.loads(keys_file.read_text())["keys"][0], args.workers)
+                _warm_up(url, json.loads(keys_file.read_text())["keys"], args.workers, args.warm_every_query)
                 print(f"server: radar serve --workers {args.workers} at {url}; {args.users} demand_manager keys, one per user")
                 rate, burst = os.environ.get("RADAR_API_RATE", "50"), os.environ.get("RADAR_API_BURST", "100")
                 print(f"rate limit per key (per worker process): {rate}/s, burst {burst}")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ComponentsDep, require
 from api.keys import Principal
+from api.schemas import ClassifyOut
 from nlp.normalize import normalize
 from nlp.pii import mask_pii
 from taxonomy.classifiers.base import Document
@@ -24,7 +25,7 @@ class ClassifyRequest(BaseModel):
     source: str | None = Field(None, pattern="^(forum|calls|tickets|forms)$", examples=["tickets"])
 
 
-@router.post("/classify")
+@router.post("/classify", response_model=ClassifyOut)
 def classify(
     body: ClassifyRequest,
     components: ComponentsDep,
