@@ -334,7 +334,7 @@ def main() -> None:
                 _warm_up(url, json.loads(keys_file.read_text())["keys"], args.workers, args.warm_every_query)
                 print(f"server: radar serve --workers {args.workers} at {url}; {args.users} demand_manager keys, one per user")
                 rate, burst = os.environ.get("RADAR_API_RATE", "50"), os.environ.get("RADAR_API_BURST", "100")
-                print(f"rate limit per key (per worker process): {rate}/s, burst {burst}")
+                print(f"rate limit per key: {rate}/s, burst {burst} (radar serve splits it across the worker processes)")
                 result.update(_measure(args, url, keys_file, Path(tmp)))
         finally:
             revoke_keys(db)
