@@ -43,6 +43,9 @@ _PIECE_CACHE = 200_000  # entries; a piece is a few characters
 _SEP = "\n"
 _NEEDS_REPAIR = re.compile(r"[+#&._%\-]|([\u4E00-\u9FD5a-zA-Z0-9])\1\1")
 _BREAKS = re.compile(r"[\r\n]")
+# jieba-rs takes UTF-8 and a lone surrogate (bytes decoded with surrogateescape) has none: such a
+# text is cut by jieba, which takes any str
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _HAN_BLOCK = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+)")
 
 
@@ -59,7 +62,7 @@ def _split_at_breaks(group: list[str]) -> list[list[str]]:
     """Runs of texts without line breaks, and each text with one on its own."""
     runs: list[list[str]] = [[]]
     for text in group:
-        if _BREAKS.search(text):
+        if _BREAKS.search(text) or _SURROGATE.search(text):
             runs.extend([[text], []])
         else:
             runs[-1].append(text)
@@ -124,7 +127,7 @@ class Tokenizer:
         """Raw tokens, punctuation and spaces included (they concatenate back to the text)."""
         if self._jieba is None:
             self.warm_up()
-        if self._rjieba is None:
+        if self._rjieba is None or _SURROGATE.search(text):
             return list(self._jieba.cut(text, HMM=self.hmm))
         return self._repair(text, self._rjieba.cut(text, self.hmm))
 
@@ -221,7 +224,7 @@ class Tokenizer:
         return [tokens for part in parts for tokens in part]
 
     def _cut_group(self, group: list[str]) -> list[list[str]]:
-        if _BREAKS.search("".join(group)):
+        if _BREAKS.search(whole := "".join(group)) or _SURROGATE.search(whole):
             return [cut for run in _split_at_breaks(group) for cut in (self._cut_group(run) if len(run) > 1 else [self.cut(run[0])])]
         joined = _SEP.join(group)
         tokens: list[str] = self._rjieba.cut(joined, self.hmm)
