@@ -96,3 +96,11 @@ def test_batch_path_equals_one_by_one_and_jieba(components: Components) -> None:
 def test_batch_path_without_rjieba_falls_back_to_jieba() -> None:
     tk = Tokenizer(TelecomDictionary.build(["视频彩铃"]), engine="jieba")
     assert tk.cut_many(["视频彩铃很好", ""]) == [["视频彩铃", "很", "好"], []]
+
+
+def test_a_lone_surrogate_is_cut_not_refused() -> None:
+    """jieba-rs takes UTF-8 only; text decoded with surrogateescape still tokenises, one by one and batched."""
+    tok = Tokenizer()
+    text = "流量\udcff包太贵"
+    assert "".join(tok.cut(text)) == text
+    assert tok.cut_many(["营业厅排队", text, "宽带断网"]) == [tok.cut("营业厅排队"), tok.cut(text), tok.cut("宽带断网")]
