@@ -219,6 +219,8 @@ def index_store(store: Store, components: Components, *, batch: int = 1000, on_p
             done += backend.index(chunk)
         if on_progress:
             on_progress(len(chunk))
+    if done and hasattr(backend, "sync_vectors"):
+        backend.sync_vectors()  # vector side files (and the HNSW graph) updated now, not at the first search
     return done
 
 

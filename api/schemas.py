@@ -73,6 +73,7 @@ class HitOut(BaseModel):
     labels: dict[str, list[LabelOut]]
     score: float
     highlights: list[list[int]] = Field(description="[start, end) character spans of the text that matched")
+    duplicates: int = Field(0, description="With collapse: other results that nearly repeat this one, folded into it")
 
 
 class SearchOut(BaseModel):

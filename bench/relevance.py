@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-import search.backends.sqlite as sqlite_backend  # noqa: E402
 from api.pipeline import Components, index_store, label_store  # noqa: E402
 from ingestion.convert import ConvertOptions  # noqa: E402
 from ingestion.pipeline import ingest_rows  # noqa: E402
@@ -143,12 +142,12 @@ def run_queries(backend: Any, judged: list[dict[str, Any]], mode: str) -> list[t
 
 
 def _unfloored(backend: Any, judged: list[dict[str, Any]]) -> list[tuple[float, int]]:
-    window, floor = sqlite_backend.SEMANTIC_WINDOW, backend.min_similarity
-    sqlite_backend.SEMANTIC_WINDOW, backend.min_similarity = 2.0, -1.0
+    floor = backend.min_similarity
+    backend.min_similarity = -1.0
     try:
         return run_queries(backend, judged, "semantic")
     finally:
-        sqlite_backend.SEMANTIC_WINDOW, backend.min_similarity = window, floor
+        backend.min_similarity = floor
 
 
 # -- report ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,8 @@ class FacetIndex:
     indices: np.ndarray  # label ids, record after record
     keys: list[tuple[str, str]]  # label id -> (facet, label); record columns too, as (column, value)
     by_facet: dict[str, np.ndarray]  # facet -> its label ids
+    _postings: tuple[np.ndarray, np.ndarray] | None = None  # (label offsets, rowids by label): built on first filter
+    _ids: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, store: Store) -> FacetIndex:
@@ -58,6 +60,34 @@ class FacetIndex:
         index = cls(np.cumsum(counts), np.asarray(labels, dtype=np.int32), keys, {f: np.asarray(v) for f, v in by_facet.items()})  # type: ignore[arg-type]
         logger.info("facet index: %d labels of %d records in %.2f s", len(labels), max_rowid, time.perf_counter() - started)
         return index
+
+    def mask(self, filters: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Records passing every facet (values of one facet are alternatives), as a boolean mask by rowid.
+        Only for facets this index holds (labels, source, region): see ``covers``."""
+        if self._postings is None:
+            lengths = np.diff(self.indptr)
+            owners = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+            order = np.argsort(self.indices, kind="stable")
+            offsets = np.concatenate(([0], np.cumsum(np.bincount(self.indices, minlength=len(self.keys)))))
+            self._postings = (offsets, owners[order])
+            self._ids = {key: i for i, key in enumerate(self.keys)}
+        offsets, rows = self._postings
+        ids = self._ids
+        by_facet: dict[str, list[str]] = {}
+        for facet, value in filters:
+            by_facet.setdefault(facet, []).append(value)
+        out = np.ones(len(self.indptr) - 1, dtype=bool)
+        for facet, values in by_facet.items():
+            one = np.zeros(len(out), dtype=bool)
+            for value in values:
+                i = ids.get((facet, value))
+                if i is not None:
+                    one[rows[offsets[i] : offsets[i + 1]]] = True
+            out &= one
+        return out
+
+    def covers(self, facet: str) -> bool:
+        return facet in self.by_facet or facet in RECORD_COLUMN_FACETS
 
     def counts(self, rowids: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
         """Per facet, label -> matching records with it, largest first (ties by label)."""

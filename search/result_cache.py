@@ -22,6 +22,7 @@ class RankedResult:
     relaxed: bool
     terms: tuple[str, ...]  # what hits are highlighted with
     facets: dict[str, dict[str, int]]
+    group_sizes: np.ndarray | None = None  # collapsed: how many hits each returned one stands for
 
 
 class ResultCache:

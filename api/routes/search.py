@@ -17,7 +17,8 @@ from api.schemas import SavedSearchOut, SearchOut
 from insights.demand.rules import list_searches, save_search
 from radar.errors import APIError, ErrorCode
 from radar.fastjson import dumps
-from search.backends.base import SearchBackend, SearchRequest, SearchResponse
+from search.backends.base import CREDIT_GRADE, SearchBackend, SearchRequest, SearchResponse
+from search.query import parse_query
 
 __all__ = ["hit_doc", "parse_filters", "router"]
 
@@ -51,7 +52,18 @@ def hit_doc(h: Any) -> dict[str, Any]:
         "labels": {f: [lab.to_dict() for lab in labs] for f, labs in h.record.labels.items()},
         "score": h.score,
         "highlights": [list(span) for span in h.highlights],
+        "duplicates": int(getattr(h, "duplicates", 0)),
     }
+
+
+GRADE_ROLES = ("admin", "complaint_agent")  # credit grades are theirs only (insights/credit), so is filtering by them
+
+
+def guard_grade_filter(principal: Principal, q: str, filters: list[str], path: str) -> None:
+    """A credit_grade filter (``--filter`` or typed ``credit_grade:X``) reveals grades: complaint agents and admins only."""
+    wanted = [f for f, _ in parse_filters(filters)] + [f for f, _ in parse_query(q, {CREDIT_GRADE}).filters]
+    if CREDIT_GRADE in wanted and principal.role not in GRADE_ROLES:
+        raise APIError(ErrorCode.E503, role=principal.role, action=f"GET {path} with a credit_grade filter", roles=", ".join(GRADE_ROLES))
 
 
 def run_search(backend: SearchBackend, q: str, filters: list[str], *, facets: bool = True, **kw: Any) -> SearchResponse:
@@ -65,17 +77,21 @@ def run_search(backend: SearchBackend, q: str, filters: list[str], *, facets: bo
 def search(
     store: StoreDep,
     components: ComponentsDep,
-    _: Reader,
+    principal: Reader,
     q: Query_ = "",
     filter: Filters = [],  # noqa: B006 - FastAPI reads the default, never mutates it
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     mode: Mode = None,
     order: Annotated[str, Query(pattern="^(relevance|time)$")] = "relevance",
+    collapse: Annotated[bool, Query(description="Near duplicates as one hit, counted in `duplicates` (the UI turns it on)")] = False,
 ) -> dict[str, Any]:
-    """Hits with masked text, labels and highlight spans, facet counts over the filtered set, and the next cursor."""
+    """Hits with masked text, labels and highlight spans, facet counts over the filtered set, and the next cursor.
+
+    Filters also take ``credit_grade:A`` (complaint agents and admins only) and ``in_proposal:yes|no``."""
+    guard_grade_filter(principal, q, filter, "/search")
     backend = components.backend(store, semantic=mode in ("semantic", "hybrid"))
-    response = run_search(backend, q, filter, limit=limit, cursor=cursor, mode=mode, order=order)
+    response = run_search(backend, q, filter, limit=limit, cursor=cursor, mode=mode, order=order, collapse=collapse)
     return {
         "total": response.total,
         "relaxed": response.relaxed,
@@ -117,7 +133,7 @@ def _csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
 def export(
     store: StoreDep,
     components: ComponentsDep,
-    _: Reader,
+    principal: Reader,
     q: Query_ = "",
     filter: Filters = [],  # noqa: B006
     format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
@@ -125,6 +141,7 @@ def export(
 ) -> StreamingResponse:
     """Every hit (masked text, label names) as CSV for Excel or JSONL, newest first, up to 10,000."""
     parse_filters(filter)  # a bad filter is a 422 before the stream starts
+    guard_grade_filter(principal, q, filter, "/search/export")
     rows = _export_rows(components.backend(store, semantic=False), q, filter, limit)
     if format == "jsonl":
         return StreamingResponse((dumps(r) + "\n" for r in rows), media_type="application/x-ndjson")

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import ComponentsDep, SettingsDep, StoreDep
 from api.jobs import JOB_KINDS, cancel_job, start_job
 from api.keys import Principal, verify_key
-from api.routes.search import hit_doc, run_search
+from api.routes.search import guard_grade_filter, hit_doc, run_search
 from api.schemas import RowId
 from api.taxonomies import activate, active_taxonomy, list_versions
 from api.ui import charts
@@ -152,7 +152,8 @@ def search_page(
     saved: str | None = None,
 ) -> HTMLResponse:
     backend = components.backend(store, semantic=False)
-    response = run_search(backend, q, filter, limit=20, cursor=cursor)
+    guard_grade_filter(me, q, filter, "/ui/search")
+    response = run_search(backend, q, filter, limit=20, cursor=cursor, collapse=True)
     chosen = set(filter)
     facets = {
         name: [(value, n, f"{name}:{value}" in chosen, _toggle(q, filter, f"{name}:{value}")) for value, n in counts.items()]

@@ -10,10 +10,28 @@ from typing import Protocol, runtime_checkable
 from nlp.keywords import IdfTable
 from radar.records import Record
 
-__all__ = ["RECORD_FILTERS", "Hit", "SearchBackend", "SearchRequest", "SearchResponse"]
+__all__ = [
+    "CREDIT_GRADE",
+    "DERIVED_FILTERS",
+    "IN_PROPOSAL",
+    "NO",
+    "RECORD_FILTERS",
+    "YES",
+    "Hit",
+    "SearchBackend",
+    "SearchRequest",
+    "SearchResponse",
+]
 
 # filters answered from record columns; every other facet comes from the labels
 RECORD_FILTERS = ("source", "region", "channel_field")
+# filters answered from the insights tables: the customer's complaint credit grade (credit_grades, by
+# customer_key) and whether the record is in a demand proposal (a member of a cluster with a proposal)
+CREDIT_GRADE = "credit_grade"
+IN_PROPOSAL = "in_proposal"
+DERIVED_FILTERS = (CREDIT_GRADE, IN_PROPOSAL)
+YES = frozenset({"yes", "true", "1", "是"})
+NO = frozenset({"no", "false", "0", "否"})
 
 
 @dataclass
@@ -28,6 +46,7 @@ class SearchRequest:
     mode: str | None = None  # keyword | semantic | hybrid; None: hybrid when the backend has an embedder
     like: str | None = None  # more like this record id (the record itself is left out)
     exclude_ids: Sequence[str] = ()
+    collapse: bool = False  # near duplicates (records.duplicate_of) as one hit, with Hit.duplicates counting the rest
     facets: Sequence[str] = ("demand_category", "complaint_type", "intent", "sentiment", "product", "channel", "source", "region")
 
 
@@ -36,6 +55,7 @@ class Hit:
     record: Record
     score: float
     highlights: list[tuple[int, int]] = field(default_factory=list)
+    duplicates: int = 0  # with collapse: other results repeating this one, folded into it
 
 
 @dataclass

@@ -13,7 +13,8 @@ __all__ = ["decode_cursor", "encode_cursor"]
 
 
 def _fingerprint(request: SearchRequest) -> str:
-    key = json.dumps([request.query, sorted(request.filters), request.order, str(request.since), str(request.until)], ensure_ascii=False)
+    parts = [request.query, sorted(request.filters), request.order, str(request.since), str(request.until), request.collapse]
+    key = json.dumps(parts, ensure_ascii=False)
     return hashlib.sha1(key.encode()).hexdigest()[:8]
 
 

@@ -21,10 +21,12 @@ from nlp.keywords import IdfTable
 from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, SearchError
-from search.backends.base import Hit, SearchRequest, SearchResponse
+from search.backends.base import DERIVED_FILTERS, Hit, SearchRequest, SearchResponse
 from search.backends.cursor import decode_cursor, encode_cursor
 from search.backends.es_query import filter_clauses, search_body, text_query
 from search.backends.sqlite import RRF_K, highlight_spans
+from search.collapse import duplicate_groups
+from search.derived import credit_grades, in_proposal
 from search.query import parse_query
 from search.store import Store
 
@@ -63,6 +65,9 @@ def index_template(prefix: str, dims: int, dictionary_version: str, shards: int 
                     "content_hash": {"type": "keyword"},
                     "needs_review": {"type": "keyword"},
                     "duplicate_of": {"type": "keyword"},
+                    "group": {"type": "keyword"},
+                    "credit_grade": {"type": "keyword"},
+                    "in_proposal": {"type": "keyword"},
                     "facets": {"type": "object", "dynamic": True},
                     "tokens": {"type": "text", "analyzer": "pretokenised", "similarity": "BM25"},
                     "text": {"type": "text", "index": False, "fields": {"grams": {"type": "text", "analyzer": "bigram"}}},
@@ -138,6 +143,13 @@ class ElasticsearchBackend:
         texts = [f"{r.title}\n{r.text}" if r.title else r.text for r in records]
         words = self.tokenizer.words_many(texts)
         vectors = self.embedder.embed(texts, "passage") if self.embedder is not None else None
+        grades = credit_grades(self.store, [r.customer_key for r in records])
+        groups = duplicate_groups(self.store)  # a repeat of a repeat belongs to the first original
+        leads = {rowid: int(groups[rowid]) if rowid < len(groups) else rowid for rowid in rowids}
+        wanted = sorted(set(leads.values()))
+        marks = ",".join("?" * len(wanted))
+        lead_ids = dict(self.store.conn.execute(f"SELECT rowid, id FROM records WHERE rowid IN ({marks})", wanted))
+        proposed = in_proposal(self.store, [r.id for r in records])
         for i, (rowid, record) in enumerate(zip(rowids, records, strict=True)):
             doc: dict[str, Any] = {
                 "id": record.id,
@@ -148,6 +160,9 @@ class ElasticsearchBackend:
                 "content_hash": hashes[rowid],
                 "needs_review": record.needs_review or None,
                 "duplicate_of": record.duplicate_of,
+                "group": lead_ids.get(leads[rowid], record.id),
+                "credit_grade": grades.get(record.customer_key or ""),
+                "in_proposal": "yes" if record.id in proposed else "no",
                 "facets": {f: [lab.label for lab in labs] for f, labs in record.labels.items()},
                 "tokens": " ".join(words[i]),
                 "text": texts[i],
@@ -236,7 +251,8 @@ class ElasticsearchBackend:
     def search(self, request: SearchRequest) -> SearchResponse:
         if request.like:
             raise SearchError(ErrorCode.E305, backend="elasticsearch", reason="more-like-this runs on the embedded backend")
-        parsed = parse_query(request.query, set(request.facets) | {"needs_review", "escalation", "brand", "intent", "complaint_type"})
+        known = {"needs_review", "escalation", "brand", "intent", "complaint_type", *DERIVED_FILTERS}
+        parsed = parse_query(request.query, set(request.facets) | known)
         filters, must_not = filter_clauses(
             [*request.filters, *parsed.filters], since=request.since, until=request.until, exclude_ids=request.exclude_ids
         )
@@ -248,12 +264,18 @@ class ElasticsearchBackend:
         by_time = request.order != "relevance"
         relaxed = False
         positive, terms = text_query(parsed, self._terms, relaxed=False)
-        body = search_body(positive, excludes, filters, must_not, facets=request.facets, size=size, offset=offset, by_time=by_time)
+        body = search_body(
+            positive, excludes, filters, must_not, facets=request.facets, size=size, offset=offset, by_time=by_time,
+            collapse=request.collapse,
+        )  # fmt: skip
         answer = self.client.search(index=self.alias, **body)
         if answer["hits"]["total"]["value"] == 0 and positive and len(terms) > 1:
             relaxed = True
             positive, terms = text_query(parsed, self._terms, relaxed=True)
-            body = search_body(positive, excludes, filters, must_not, facets=request.facets, size=size, offset=offset, by_time=by_time)
+            body = search_body(
+                positive, excludes, filters, must_not, facets=request.facets, size=size, offset=offset, by_time=by_time,
+                collapse=request.collapse,
+            )  # fmt: skip
             answer = self.client.search(index=self.alias, **body)
         mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
         if mode != "keyword" and self.embedder is not None and not parsed.is_empty:
@@ -261,7 +283,12 @@ class ElasticsearchBackend:
         ids = [h["_source"]["id"] for h in answer["hits"]["hits"]]
         scores = [float(h["_score"] or 0.0) for h in answer["hits"]["hits"]]
         facets = {f: {b["key"]: int(b["doc_count"]) for b in answer["aggregations"][f]["buckets"]} for f in request.facets}
-        return self._response(request, ids, scores, answer["hits"]["total"]["value"], facets, terms, offset, relaxed)
+        total = answer["hits"]["total"]["value"]
+        duplicates = None
+        if request.collapse:  # groups, not documents; facets still count every matching document
+            total = int(answer["aggregations"]["groups"]["value"])
+            duplicates = [int(h["inner_hits"]["duplicates"]["hits"]["total"]["value"]) - 1 for h in answer["hits"]["hits"]]
+        return self._response(request, ids, scores, total, facets, terms, offset, relaxed, duplicates)
 
     def _semantic_search(
         self,
@@ -280,21 +307,35 @@ class ElasticsearchBackend:
         knn_filter = {"bool": {"filter": filters, "must_not": must_not}}
         knn = {"field": "vector", "query_vector": vector, "k": WINDOW, "num_candidates": 2 * WINDOW, "filter": knn_filter}
         knn["similarity"] = self.min_similarity
-        semantic = [h["_source"]["id"] for h in self.client.search(index=self.alias, knn=knn, size=WINDOW, _source=["id"])["hits"]["hits"]]
+        groups: dict[str, str] = {}
+        found = self.client.search(index=self.alias, knn=knn, size=WINDOW, _source=["id", "group"])["hits"]["hits"]
+        semantic = [h["_source"]["id"] for h in found]
+        groups.update((h["_source"]["id"], h["_source"].get("group") or h["_source"]["id"]) for h in found)
         keyword: list[str] = []
         if positive and mode == "hybrid":
             body = search_body(positive, excludes, filters, must_not, facets=(), size=WINDOW, offset=0, by_time=False)
-            keyword = [h["_source"]["id"] for h in self.client.search(index=self.alias, **body)["hits"]["hits"]]
+            body["_source"] = ["id", "group"]
+            found = self.client.search(index=self.alias, **body)["hits"]["hits"]
+            keyword = [h["_source"]["id"] for h in found]
+            groups.update((h["_source"]["id"], h["_source"].get("group") or h["_source"]["id"]) for h in found)
         fused: dict[str, float] = {}
         for ranking in (keyword, semantic) if mode == "hybrid" else (semantic,):
             for rank, rid in enumerate(ranking, start=1):
                 fused[rid] = fused.get(rid, 0.0) + 1.0 / (RRF_K + rank)
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        sizes: dict[str, int] = {}
+        if request.collapse:  # the best-ranked record of each duplicate group stands for it
+            first: dict[str, str] = {}
+            for rid, _ in ranked:
+                lead = first.setdefault(groups.get(rid, rid), rid)
+                sizes[lead] = sizes.get(lead, 0) + 1
+            ranked = [(rid, s) for rid, s in ranked if rid in sizes]
         page = ranked[offset : offset + size]
         aggs = {f: {"terms": {"field": f"facets.{f}" if f not in ("source", "region") else f, "size": 100}} for f in request.facets}
         counted = self.client.search(index=self.alias, size=0, query={"ids": {"values": [r for r, _ in ranked]}}, aggs=aggs)
         facets = {f: {b["key"]: int(b["doc_count"]) for b in counted["aggregations"][f]["buckets"]} for f in request.facets}
-        return self._response(request, [r for r, _ in page], [s for _, s in page], len(ranked), facets, terms, offset, False)
+        duplicates = [sizes[r] - 1 for r, _ in page] if request.collapse else None
+        return self._response(request, [r for r, _ in page], [s for _, s in page], len(ranked), facets, terms, offset, False, duplicates)
 
     def _response(
         self,
@@ -306,12 +347,14 @@ class ElasticsearchBackend:
         terms: list[str],
         offset: int,
         relaxed: bool,
+        duplicates: list[int] | None = None,
     ) -> SearchResponse:
         known = self.store.lookup(ids)
         records = {r.id: r for r in self.store.get_by_rowids([known[i][0] for i in ids if i in known])}
+        dups = duplicates if duplicates is not None else [0] * len(ids)
         hits = [
-            Hit(record=records[i], score=round(s, 4), highlights=highlight_spans(records[i].text, terms))
-            for i, s in zip(ids, scores, strict=True)
+            Hit(record=records[i], score=round(s, 4), highlights=highlight_spans(records[i].text, terms), duplicates=d)
+            for i, s, d in zip(ids, scores, dups, strict=True)
             if i in records
         ]
         next_offset = offset + len(ids)

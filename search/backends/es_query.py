@@ -10,11 +10,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from search.backends.base import CREDIT_GRADE, IN_PROPOSAL, NO, YES
 from search.query import ParsedQuery
 
-__all__ = ["RECORD_FIELDS", "facet_field", "filter_clauses", "search_body", "text_query"]
+__all__ = ["GROUP_FIELD", "RECORD_FIELDS", "facet_field", "filter_clauses", "search_body", "text_query"]
 
-RECORD_FIELDS = {"source": "source", "region": "region"}
+RECORD_FIELDS = {"source": "source", "region": "region", CREDIT_GRADE: "credit_grade", IN_PROPOSAL: "in_proposal"}
+GROUP_FIELD = "group"  # the original a record repeats (its own id for an original): collapse key
 Terms = Callable[[str], list[str]]
 
 
@@ -33,6 +35,9 @@ def filter_clauses(
     for facet, values in by_facet.items():
         if facet == "needs_review":
             clauses.append({"exists": {"field": "needs_review"}})
+        elif facet == IN_PROPOSAL:
+            wanted = sorted({"yes" if v.strip().lower() in YES else "no" for v in values if v.strip().lower() in YES | NO})
+            clauses.append({"terms": {"in_proposal": wanted}})  # neither yes nor no: an empty terms list matches nothing
         else:
             clauses.append({"terms": {facet_field(facet): values}})
     if since or until:
@@ -82,14 +87,18 @@ def search_body(
     size: int,
     offset: int,
     by_time: bool,
+    collapse: bool = False,
 ) -> dict[str, Any]:
-    """A complete ``search`` body: query, sort, page, exact total and a terms aggregation per facet."""
+    """A complete ``search`` body: query, sort, page, exact total and a terms aggregation per facet.
+
+    ``collapse``: one hit per duplicate group (``group``), each with its group's size in the
+    ``duplicates`` inner hits, and the number of groups in the ``groups`` aggregation."""
     negative = must_not + [{"match_phrase": {"tokens": " ".join(tokens)}} for tokens in excludes if tokens]
     query = {"bool": {"must": [positive] if positive else [{"match_all": {}}], "filter": filters, "must_not": negative}}
     sort: list[Any] = (
         [{"created_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}] if by_time or not positive else ["_score", {"id": "asc"}]
     )
-    return {
+    body: dict[str, Any] = {
         "query": query,
         "sort": sort,
         "from": offset,
@@ -98,3 +107,7 @@ def search_body(
         "_source": ["id"],
         "aggs": {f: {"terms": {"field": facet_field(f), "size": 100}} for f in facets},
     }
+    if collapse:
+        body["collapse"] = {"field": GROUP_FIELD, "inner_hits": {"name": "duplicates", "size": 0, "track_total_hits": True}}
+        body["aggs"]["groups"] = {"cardinality": {"field": GROUP_FIELD, "precision_threshold": 40000}}
+    return body

@@ -6,6 +6,7 @@ from our own tokens, each quoted, so no user string can reach FTS5's query synta
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -19,12 +20,15 @@ from nlp.keywords import IdfTable, tfidf
 from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, SearchError
-from search.backends.base import Hit, SearchRequest, SearchResponse
+from search.backends.base import CREDIT_GRADE, DERIVED_FILTERS, IN_PROPOSAL, NO, YES, Hit, SearchRequest, SearchResponse
 from search.backends.cursor import decode_cursor, encode_cursor
+from search.collapse import collapse, duplicate_groups
+from search.derived import has_table
 from search.facet_index import FacetIndexCache
 from search.query import ParsedQuery, parse_query
 from search.result_cache import RankedResult, ResultCache
 from search.store import Store
+from search.vector_index import SHARED, VectorIndex, VectorIndexCache, log_rowids, sync
 
 __all__ = ["SQLiteSearchBackend"]
 
@@ -38,7 +42,7 @@ CREATE TABLE IF NOT EXISTS search_state (
 CREATE TEMP TABLE IF NOT EXISTS search_matches (rowid INTEGER PRIMARY KEY, score REAL NOT NULL, created_at TEXT);
 """
 RRF_K = 60
-SEMANTIC_WINDOW = 0.03
+SEMANTIC_DEPTH = 100  # semantic mode ranks the nearest this many records (above the similarity floor)
 _RECORD_COLUMNS = {"source": "r.source", "region": "r.region"}
 
 
@@ -47,8 +51,15 @@ def _quote(token: str) -> str:
 
 
 class SQLiteSearchBackend:
-    """Keyword (BM25), semantic (exact kNN over cached embeddings) and hybrid (RRF) search, with
-    filters and facet counts over the embedded store."""
+    """Keyword (BM25), semantic (kNN over the vector side index: exact up to 50,000 vectors, HNSW
+    above) and hybrid (RRF) search, with filters and facet counts over the embedded store.
+
+    Semantic mode ranks the ``semantic_depth`` nearest records at or above ``min_similarity`` (an
+    absolute floor, no window relative to the best match) and runs no full-text match; filters are a
+    boolean mask over rowids (from the in-memory facet index when it holds every filtered facet).
+    Hybrid fuses every keyword match with that semantic ranking; when few records hold every term,
+    the best any-term (BM25) matches follow them so fusion has candidates. ``collapse`` folds near
+    duplicates (``records.duplicate_of``) into their best-ranked member with a count."""
 
     name = "sqlite"
 
@@ -61,6 +72,8 @@ class SQLiteSearchBackend:
         min_similarity: float = 0.87,
         facet_cache: FacetIndexCache | None = None,
         result_cache: ResultCache | None = None,
+        vector_cache: VectorIndexCache | None = None,
+        semantic_depth: int = SEMANTIC_DEPTH,
     ) -> None:
         self.store = store
         self.tokenizer = tokenizer
@@ -68,7 +81,8 @@ class SQLiteSearchBackend:
         self.min_similarity = min_similarity
         self.facet_cache = facet_cache
         self.result_cache = result_cache
-        self._matrix: tuple[np.ndarray, np.ndarray] | None = None
+        self.vector_cache = vector_cache if vector_cache is not None else SHARED
+        self.semantic_depth = semantic_depth
         self._migrate()
         store.conn.executescript(_SCHEMA)
 
@@ -109,7 +123,7 @@ class SQLiteSearchBackend:
             "INSERT OR REPLACE INTO search_state(rowid, content_hash, dict_version, vector_key) VALUES (?, ?, ?, ?)",
             [(r["rowid"], r["content_hash"], self.tokenizer.version, key) for r, key in zip(rows, keys, strict=True)],
         )
-        self._matrix = None
+        log_rowids(self.store, [int(r["rowid"]) for r in rows])  # the vector side files pick these up
         self.store.set_meta("index_dictionary_version", self.tokenizer.version)
         return len(rows)
 
@@ -140,6 +154,7 @@ class SQLiteSearchBackend:
         with self.store.transaction():
             self.store.conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(i,) for i in found["orphans"]])
             self.store.conn.executemany("DELETE FROM search_state WHERE rowid = ?", [(i,) for i in found["orphans"]])
+            log_rowids(self.store, found["orphans"])
             todo = found["missing"] + found["stale"]
             for i in range(0, len(todo), 1000):
                 self.index(todo[i : i + 1000])
@@ -150,7 +165,16 @@ class SQLiteSearchBackend:
         with self.store.transaction():
             self.store.conn.execute("DELETE FROM search_fts")
             self.store.conn.execute("DELETE FROM search_state")
-        return self.repair()["missing"]
+        done = self.repair()["missing"]
+        if self.embedder is not None:  # the vector side files (and HNSW graph) from scratch
+            self.vector_cache.drop(self.store)
+            sync(self.store, self.embedder.name, rebuild=True)
+        return done
+
+    def sync_vectors(self) -> None:
+        """Bring the vector side files up to date now (after indexing), not at the first search."""
+        if self.embedder is not None:
+            self.vector_cache.get(self.store, self.embedder.name)
 
     def _embed(self, texts: list[str]) -> list[str | None]:
         """Embed (through the store's cache) and return each text's vector key."""
@@ -159,41 +183,34 @@ class SQLiteSearchBackend:
         self.embedder.embed(texts, "passage")
         return [text_key(t, "passage") for t in texts]
 
-    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(rowids, L2-normalised matrix) of every embedded record, loaded once per index change."""
-        if self._matrix is None:
-            assert self.embedder is not None
-            rows = self.store.conn.execute("SELECT rowid, vector_key FROM search_state WHERE vector_key IS NOT NULL").fetchall()
-            found = self.store.get_vectors(self.embedder.name, [r["vector_key"] for r in rows])
-            kept = [(r["rowid"], found[r["vector_key"]]) for r in rows if r["vector_key"] in found]
-            rowids = np.array([k for k, _ in kept], dtype=np.int64)
-            matrix = np.stack([v for _, v in kept]) if kept else np.zeros((0, 1), dtype=np.float32)
-            self._matrix = (rowids, matrix)
-        return self._matrix
+    def _vectors(self) -> VectorIndex:
+        """Every embedded record's vector, from the per-process cache (reloaded when ``vector_seq`` moves)."""
+        assert self.embedder is not None
+        return self.vector_cache.get(self.store, self.embedder.name)
 
-    def _semantic(self, query: str, allowed: np.ndarray) -> list[tuple[int, float]]:
-        """Allowed records at or above ``min_similarity`` to the query, best first."""
-        rowids, matrix = self._vectors()
-        if not len(rowids) or not query.strip() or self.embedder is None:
-            return []
-        mask = np.isin(rowids, allowed)
-        sims = matrix[mask] @ self.embedder.embed([query], "query")[0]
-        ids = rowids[mask]
-        if not len(sims):
-            return []
-        # E5 similarities are compressed (unrelated text scores 0.80-0.85): keep what is both above an
-        # absolute floor and close to the best match
-        floor = max(self.min_similarity, float(sims.max()) - SEMANTIC_WINDOW)
-        order = np.argsort(-sims, kind="stable")
-        return [(int(ids[i]), float(sims[i])) for i in order if sims[i] >= floor]
+    def _semantic(self, query: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(rowids, similarities) of the ``semantic_depth`` nearest allowed records at or above ``min_similarity``.
 
-    def _fused(self, keyword: list[tuple[int, float]], semantic: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        ``allowed`` is a boolean mask by rowid, None for every record."""
+        if self.embedder is None or not query.strip():
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        vectors = self._vectors()
+        if not vectors.size:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return vectors.search(self.embedder.embed([query], "query")[0], self.semantic_depth, allowed=allowed, floor=self.min_similarity)
+
+    @staticmethod
+    def _fused(rankings: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Reciprocal rank fusion (k=60) over the full rankings: every result stays reachable."""
-        scores: dict[int, float] = {}
-        for ranking in (keyword, semantic):
-            for rank, (rowid, _) in enumerate(ranking, start=1):
-                scores[rowid] = scores.get(rowid, 0.0) + 1.0 / (RRF_K + rank)
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts = [r for r in rankings if len(r)]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        ids = np.concatenate(parts)
+        contrib = np.concatenate([1.0 / (RRF_K + np.arange(1, len(r) + 1, dtype=np.float64)) for r in parts])
+        unique, inverse = np.unique(ids, return_inverse=True)
+        scores = np.bincount(inverse, weights=contrib)
+        order = np.lexsort((unique, -scores))
+        return unique[order], scores[order]
 
     def _materialise(self, matched: str, params: list[Any]) -> int:
         """Run the match once into the connection's temporary table; count, page and facets read it."""
@@ -202,12 +219,12 @@ class SQLiteSearchBackend:
         conn.execute(f"INSERT INTO search_matches(rowid, score, created_at) SELECT rowid, score, created_at FROM ({matched})", params)
         return int(conn.execute("SELECT COUNT(*) FROM search_matches").fetchone()[0])
 
-    def _materialise_ranked(self, ranked: list[tuple[int, float]]) -> int:
+    def _materialise_ranked(self, ranked: Iterable[tuple[Any, Any]]) -> int:
         conn = self.store.conn
         conn.execute("DELETE FROM search_matches")
-        conn.executemany("INSERT INTO search_matches(rowid, score) VALUES (?, ?)", ranked)
+        conn.executemany("INSERT INTO search_matches(rowid, score) VALUES (?, ?)", ((int(r), float(v)) for r, v in ranked))
         conn.execute("UPDATE search_matches SET created_at = (SELECT created_at FROM records r WHERE r.rowid = search_matches.rowid)")
-        return len(ranked)
+        return int(conn.execute("SELECT COUNT(*) FROM search_matches").fetchone()[0])
 
     # -- querying ---------------------------------------------------------------------------
 
@@ -266,6 +283,25 @@ class SQLiteSearchBackend:
                 params.extend(values)
             elif facet == "needs_review":
                 clauses.append("r.rowid IN (SELECT record_rowid FROM needs_review)")
+            elif facet == CREDIT_GRADE:
+                if self._has_table("credit_grades"):  # no grading run yet: no record has a grade
+                    clauses.append(f"r.customer_key IN (SELECT customer_key FROM credit_grades WHERE grade IN ({marks}))")
+                    params.extend(values)
+                else:
+                    clauses.append("0")
+            elif facet == IN_PROPOSAL:
+                wanted = {v.strip().lower() in YES for v in values if v.strip().lower() in YES | NO}
+                members = (
+                    "SELECT m.record_id FROM demand_members m JOIN proposals p ON p.cluster_id = m.cluster_id"
+                    if self._has_table("demand_members") and self._has_table("proposals")
+                    else "SELECT NULL WHERE 0"
+                )
+                if wanted == {True}:
+                    clauses.append(f"r.id IN ({members})")
+                elif wanted == {False}:
+                    clauses.append(f"r.id NOT IN ({members})")
+                elif not wanted:  # neither yes nor no: nothing matches
+                    clauses.append("0")
             else:  # values of one facet are alternatives, different facets must all hold
                 clauses.append(f"r.rowid IN (SELECT record_rowid FROM labels WHERE facet = ? AND label IN ({marks}))")
                 params.extend([facet, *values])
@@ -279,6 +315,9 @@ class SQLiteSearchBackend:
             clauses.append("r.created_at < ?")
             params.append(request.until.isoformat(timespec="seconds"))
         return (" AND ".join(clauses) or "1"), params
+
+    def _has_table(self, name: str) -> bool:
+        return has_table(self.store, name)
 
     def _matched_sql(
         self, match: str | None, exclude: str | None, where: str, params: list[Any], *, by_time: bool = False
@@ -342,13 +381,15 @@ class SQLiteSearchBackend:
     def search(self, request: SearchRequest) -> SearchResponse:
         if request.like:
             return self.search(self._like(request))
-        facet_names = set(request.facets) | {"needs_review", "escalation", "brand", "intent", "complaint_type"}
+        facet_names = set(request.facets) | {"needs_review", "escalation", "brand", "intent", "complaint_type", *DERIVED_FILTERS}
         parsed = parse_query(request.query, facet_names)
         where, params = self._filter_sql(request, list(request.filters) + parsed.filters)
         offset = decode_cursor(request)
         mode = request.mode or ("hybrid" if self.embedder is not None else "keyword")
         semantic = mode != "keyword" and self.embedder is not None and not parsed.is_empty
-        key = None if semantic or self.result_cache is None else self._cache_key(parsed, where, params, request)
+        # grades and proposals change without moving the search epoch: those filters are never cached
+        derived = any(f in DERIVED_FILTERS for f, _ in [*request.filters, *parsed.filters])
+        key = None if semantic or derived or self.result_cache is None else self._cache_key(parsed, where, params, request)
         result = self.result_cache.get(key) if self.result_cache is not None and key is not None else None
         if result is None:
             result = self._rank(parsed, where, params, request, mode if semantic else "keyword")
@@ -357,9 +398,10 @@ class SQLiteSearchBackend:
         limit = max(0, min(request.limit, 1000))
         page_ids, page_scores = result.rowids[offset : offset + limit], result.scores[offset : offset + limit]
         records = self.store.get_by_rowids([int(r) for r in page_ids])
+        sizes = result.group_sizes[offset : offset + limit] if result.group_sizes is not None else np.ones(len(page_ids), dtype=np.int64)
         hits = [
-            Hit(record=rec, score=round(float(score), 4), highlights=highlight_spans(rec.text, result.terms))
-            for rec, score in zip(records, page_scores, strict=True)
+            Hit(record=rec, score=round(float(score), 4), highlights=highlight_spans(rec.text, result.terms), duplicates=int(size) - 1)
+            for rec, score, size in zip(records, page_scores, sizes, strict=True)
         ]
         next_offset = offset + len(hits)
         return SearchResponse(
@@ -381,38 +423,145 @@ class SQLiteSearchBackend:
             tuple(params),
             request.order,
             tuple(request.facets),
+            request.collapse,
         )
 
     def _rank(self, parsed: ParsedQuery, where: str, params: list[Any], request: SearchRequest, mode: str) -> RankedResult:
-        """Every match in order, with facet counts: the match runs once, into the temporary table."""
+        """Every match in order, with facet counts. Keyword: the match runs once, into the temporary
+        table. Semantic: no full-text match at all, the filter is a mask over the vectors. Hybrid: both,
+        fused with RRF in numpy."""
         exclude = self._exclude_expression(parsed)
         by_time = request.order != "relevance"
         relaxed = False
         match, terms = self._match_expression(parsed, relaxed=False)
+        if mode == "semantic":
+            sem_ids, sem_scores = self._semantic(request.query, self._allowed(exclude, where, params, request, parsed))
+            return self._result(sem_ids, sem_scores.astype(np.float64), request, relaxed, terms)
+        usable, mask = self._facet_mask(request, parsed)
+        if mode == "hybrid" and match and not by_time and usable:
+            return self._hybrid_in_memory(parsed, request, match, terms, exclude, mask)
         total = self._materialise(*self._matched_sql(match, exclude, where, params, by_time=by_time))
         if total == 0 and match and len(terms) > 1:
             relaxed = True
             match, terms = self._match_expression(parsed, relaxed=True)
             total = self._materialise(*self._matched_sql(match, exclude, where, params, by_time=by_time))
-        if mode != "keyword":
-            keyword = (
-                [
-                    (int(r[0]), float(r[1]))
-                    for r in self.store.conn.execute("SELECT rowid, score FROM search_matches ORDER BY score DESC, rowid")
-                ]
-                if match
-                else []
-            )
-            base, bparams = self._matched_sql(None, exclude, where, params)
-            allowed = np.array([r[0] for r in self.store.conn.execute(f"SELECT rowid FROM ({base})", bparams)], dtype=np.int64)
-            semantic = self._semantic(request.query, allowed)
-            total = self._materialise_ranked(semantic if mode == "semantic" else self._fused(keyword, semantic))
-            match = "ranked"
-        order = "score DESC, rowid" if not by_time and match else "created_at DESC, rowid"
-        rows = self.store.conn.execute(f"SELECT rowid, score FROM search_matches ORDER BY {order}").fetchall()
-        rowids = np.array([r[0] for r in rows], dtype=np.int64)
-        scores = np.array([r[1] for r in rows], dtype=np.float64)
-        return RankedResult(rowids, scores, total, relaxed, tuple(terms), self._facets(request.facets, rowids))
+        if mode == "keyword":
+            order = "score DESC, rowid" if not by_time and match else "created_at DESC, rowid"
+            rows = self.store.conn.execute(f"SELECT rowid, score FROM search_matches ORDER BY {order}").fetchall()
+            rowids = np.array([r[0] for r in rows], dtype=np.int64)
+            scores = np.array([r[1] for r in rows], dtype=np.float64)
+            return self._result(rowids, scores, request, relaxed, terms, time_ordered=True, materialised=True)
+        keyword = (
+            np.array([r[0] for r in self.store.conn.execute("SELECT rowid FROM search_matches ORDER BY score DESC, rowid")], dtype=np.int64)
+            if match
+            else np.zeros(0, dtype=np.int64)
+        )
+        if match and not relaxed and len(keyword) < self.semantic_depth and len(terms) > 1:
+            # few records hold every term: the best any-term matches (BM25) follow them, so fusion has candidates
+            any_match, _ = self._match_expression(parsed, relaxed=True)
+            sql, sparams = self._matched_sql(any_match, exclude, where, params)
+            top = f"SELECT rowid FROM ({sql}) ORDER BY score DESC, rowid LIMIT ?"
+            extra = [r[0] for r in self.store.conn.execute(top, [*sparams, self.semantic_depth])]
+            more = np.array(extra, dtype=np.int64)
+            keyword = np.concatenate([keyword, more[~np.isin(more, keyword)]])
+        sem_ids, _ = self._semantic(request.query, self._allowed(exclude, where, params, request, parsed))
+        rowids, scores = self._fused([keyword, sem_ids])
+        return self._result(rowids, scores, request, relaxed, terms)
+
+    def _facet_mask(self, request: SearchRequest, parsed: ParsedQuery) -> tuple[bool, np.ndarray | None]:
+        """(usable, mask): the filters as a mask from the in-memory facet index (None: no filter), when
+        it holds every filtered facet and there is no time range or excluded id."""
+        filters = [*request.filters, *parsed.filters]
+        if request.exclude_ids or request.since or request.until or self.facet_cache is None:
+            return False, None
+        if not filters:
+            return True, None
+        index = self.facet_cache.get(self.store)
+        if not all(index.covers(f) for f, _ in filters):
+            return False, None
+        return True, index.mask(filters)
+
+    def _keyword_in_memory(self, match: str, exclude: str | None, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Every full-text match (rowids, BM25 scores) best first, filtered by the mask in numpy: no join
+        with the records table, no temporary table."""
+        sql, params = "SELECT rowid, -rank FROM search_fts WHERE search_fts MATCH ?", [match]
+        if exclude:
+            sql += " AND rowid NOT IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)"
+            params.append(exclude)
+        flat = itertools.chain.from_iterable(self.store.conn.execute(sql, params))
+        rows = np.fromiter(flat, dtype=np.float64).reshape(-1, 2)
+        ids, scores = rows[:, 0].astype(np.int64), rows[:, 1]
+        if mask is not None:
+            keep = ids < len(mask)
+            ids, scores = ids[keep], scores[keep]
+            keep = mask[ids]
+            ids, scores = ids[keep], scores[keep]
+        order = np.lexsort((ids, -scores))
+        return ids[order], scores[order]
+
+    def _hybrid_in_memory(
+        self, parsed: ParsedQuery, request: SearchRequest, match: str, terms: list[str], exclude: str | None, mask: np.ndarray | None
+    ) -> RankedResult:
+        """Hybrid with filters the facet index answers: keyword ranking and fusion in numpy."""
+        relaxed = False
+        keyword, _ = self._keyword_in_memory(match, exclude, mask)
+        if len(terms) > 1 and len(keyword) < self.semantic_depth:
+            any_match, any_terms = self._match_expression(parsed, relaxed=True)
+            if any_match:
+                more, _ = self._keyword_in_memory(any_match, exclude, mask)
+                if not len(keyword):  # no record holds every term: any-term matching, as in keyword mode
+                    relaxed, terms, keyword = True, any_terms, more
+                else:  # few do: the best any-term matches follow them, so fusion has candidates
+                    more = more[~np.isin(more, keyword)][: self.semantic_depth]
+                    keyword = np.concatenate([keyword, more])
+        sem_ids, _ = self._semantic(request.query, mask)
+        rowids, scores = self._fused([keyword, sem_ids])
+        return self._result(rowids, scores, request, relaxed, terms)
+
+    def _allowed(
+        self, exclude: str | None, where: str, params: list[Any], request: SearchRequest, parsed: ParsedQuery
+    ) -> np.ndarray | None:
+        """The filter as a boolean mask by rowid (None: no filter, every record): from the in-memory facet
+        index when it holds every filtered facet, else from SQL."""
+        if where == "1" and not exclude:
+            return None
+        filters = [*request.filters, *parsed.filters]
+        simple = not (exclude or request.exclude_ids or request.since or request.until)
+        if simple and self.facet_cache is not None and filters:
+            index = self.facet_cache.get(self.store)
+            if all(index.covers(f) for f, _ in filters):
+                return index.mask(filters)
+        base, bparams = self._matched_sql(None, exclude, where, params)
+        ids = np.fromiter((r[0] for r in self.store.conn.execute(f"SELECT rowid FROM ({base})", bparams)), dtype=np.int64)
+        mask = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=bool)
+        mask[ids] = True
+        return mask
+
+    def _result(
+        self,
+        rowids: np.ndarray,
+        scores: np.ndarray,
+        request: SearchRequest,
+        relaxed: bool,
+        terms: Sequence[str],
+        *,
+        time_ordered: bool = False,
+        materialised: bool = False,
+    ) -> RankedResult:
+        """Ordered (by time when asked), collapsed (when asked), with facet counts over exactly what is returned."""
+        if request.order != "relevance" and not time_ordered:
+            self._materialise_ranked(zip(rowids, scores, strict=True))
+            rows = self.store.conn.execute("SELECT rowid, score FROM search_matches ORDER BY created_at DESC, rowid").fetchall()
+            rowids = np.array([r[0] for r in rows], dtype=np.int64)
+            scores = np.array([r[1] for r in rows], dtype=np.float64)
+            materialised = True
+        sizes = None
+        if request.collapse and len(rowids):
+            rowids, scores, sizes = collapse(rowids, scores, duplicate_groups(self.store))
+            materialised = False
+        if self.facet_cache is None and request.facets and not materialised:
+            self._materialise_ranked(zip(rowids, scores, strict=True))
+        return RankedResult(rowids, scores, len(rowids), relaxed, tuple(terms), self._facets(request.facets, rowids), sizes)
 
     def _facets(self, facets: Sequence[str], rowids: np.ndarray) -> dict[str, dict[str, int]]:
         """Counts over exactly the matched set (the temporary table): from the in-memory facet index

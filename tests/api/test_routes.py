@@ -153,3 +153,19 @@ def test_metrics_count_requests_by_route_template(api: tuple[TestClient, Served]
     assert 'radar_http_requests_total{method="GET",route="/records/{record_id}",status="404"} 2' in text
     assert "tickets:a" not in text  # ids never become label values
     assert 'radar_http_request_seconds_count{method="GET",route="/records/{record_id}"} 2' in text
+
+
+def test_search_collapses_on_request_and_grade_filters_are_for_agents(api: tuple[TestClient, Served]) -> None:
+    http, served = api
+    plain = http.get("/search", params={"limit": 200}, headers=_h(served, "viewer")).json()
+    folded = http.get("/search", params={"limit": 200, "collapse": "true"}, headers=_h(served, "viewer")).json()
+    assert all(h["duplicates"] == 0 for h in plain["hits"])
+    assert folded["total"] < plain["total"] and sum(1 + h["duplicates"] for h in folded["hits"]) == plain["total"]
+    for q, filters in (("", ["credit_grade:A"]), ("credit_grade:A 流量", [])):
+        denied = http.get("/search", params={"q": q, "filter": filters}, headers=_h(served, "viewer"))
+        assert denied.status_code == 403
+        assert http.get("/search", params={"q": q, "filter": filters}, headers=_h(served, "complaint_agent")).status_code == 200
+    assert http.get("/search/export", params={"filter": ["credit_grade:A"]}, headers=_h(served, "viewer")).status_code == 403
+    proposed = http.get("/search", params={"filter": ["in_proposal:yes"]}, headers=_h(served, "viewer")).json()
+    others = http.get("/search", params={"filter": ["in_proposal:no"]}, headers=_h(served, "viewer")).json()
+    assert proposed["total"] > 0 and proposed["total"] + others["total"] == plain["total"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from api.pipeline import Components, label_store
 from search.backends.base import SearchRequest
 from search.backends.sqlite import SQLiteSearchBackend
@@ -70,3 +72,29 @@ def test_result_cache_answers_repeats_and_forgets_on_write(tmp_path: Path, demo_
             store.write_labels(rowid, {}, [], "t")
         after = cached.search(request)
         assert cache.misses == 2 and after.facets == plain.search(request).facets != first.facets
+
+
+def test_filter_masks_equal_sql_filters(demo_store: Store) -> None:
+    from search.facet_index import FacetIndex
+
+    index = FacetIndex.build(demo_store)
+    cases = [
+        [("source", "tickets")],
+        [("intent", "投诉"), ("source", "tickets"), ("source", "calls")],
+        [("sentiment", "负面"), ("intent", "咨询")],
+        [("intent", "no such label")],
+    ]
+    for filters in cases:
+        mask = index.mask(filters)
+        expected = {int(r[0]) for r in demo_store.conn.execute("SELECT rowid FROM records")}
+        by: dict[str, list[str]] = {}
+        for f, v in filters:
+            by.setdefault(f, []).append(v)
+        for f, values in by.items():
+            marks = ",".join("?" * len(values))
+            if f == "source":
+                rows = demo_store.conn.execute(f"SELECT rowid FROM records WHERE source IN ({marks})", values)
+            else:
+                rows = demo_store.conn.execute(f"SELECT record_rowid FROM labels WHERE facet = ? AND label IN ({marks})", [f, *values])
+            expected &= {int(r[0]) for r in rows}
+        assert set(np.flatnonzero(mask).tolist()) == expected

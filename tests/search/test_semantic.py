@@ -79,3 +79,46 @@ def test_unrelated_query_finds_nothing_semantically(semantic_store: tuple[Store,
 def test_keyword_only_backend_ignores_mode(tmp_path: Path, demo_store: Store, components: Components) -> None:
     res = components.backend(demo_store, semantic=False).search(SearchRequest(query="流量", mode="hybrid"))
     assert res.total > 0
+
+
+def test_semantic_mode_runs_no_full_text_match(semantic_store: tuple[Store, Components], monkeypatch: pytest.MonkeyPatch) -> None:
+    store, components = semantic_store
+    backend = components.backend(store)
+
+    def no_fts(*_: object) -> int:
+        raise AssertionError("the full-text match ran in semantic mode")
+
+    monkeypatch.setattr(backend, "_materialise", no_fts)
+    res = backend.search(SearchRequest(query="信号不好", mode="semantic", filters=[("source", "forms")], limit=5))
+    assert res.total > 0 and all(h.record.source.value == "forms" for h in res.hits)
+
+
+def test_hybrid_adds_any_term_matches_when_few_records_hold_every_term(semantic_store: tuple[Store, Components]) -> None:
+    store, components = semantic_store
+    backend = components.backend(store)
+
+    def ids(query: str, mode: str) -> set[str]:
+        return {h.record.id for h in backend.search(SearchRequest(query=query, mode=mode, limit=1000)).hits}
+
+    pairs = [("流量", "扣费"), ("宽带", "营业厅"), ("流量", "套餐"), ("信号", "投诉"), ("话费", "流量"), ("流量", "营业厅")]
+    for a, b in pairs:
+        strict, either = ids(f"{a} {b}", "keyword"), ids(f"{a} OR {b}", "keyword")
+        if strict and strict < either:
+            break
+    else:
+        pytest.fail("no pair of words held by some records together and by more apart")
+    hybrid = ids(f"{a} {b}", "hybrid")
+    assert strict <= hybrid and (either - strict) & hybrid
+
+
+def test_vectors_load_from_side_files_and_rebuild(semantic_store: tuple[Store, Components]) -> None:
+    from search.vector_index import VectorIndexCache, side_dir, vector_seq
+
+    store, components = semantic_store
+    backend = components.backend(store)
+    assert (side_dir(store.path) / "state.json").exists()  # written by index_store, before any search
+    vectors = VectorIndexCache().get(store, backend.embedder.name)
+    assert vectors.size == store.count() and vectors.seq == vector_seq(store) and vectors.hnsw is None
+    before = [h.record.id for h in backend.search(SearchRequest(query="上网费用莫名变多", mode="semantic", limit=20)).hits]
+    backend.rebuild()
+    assert [h.record.id for h in backend.search(SearchRequest(query="上网费用莫名变多", mode="semantic", limit=20)).hits] == before
