@@ -392,6 +392,7 @@ def _response_json(response: Any) -> dict[str, Any]:
                 "labels": {f: [lab.label for lab in labs] for f, labs in h.record.labels.items()},
                 "score": h.score,
                 "highlights": [list(span) for span in h.highlights],
+                "duplicates": h.duplicates,
             }
             for h in response.hits
         ],
@@ -429,6 +430,7 @@ def search(
     mode: Annotated[str | None, typer.Option(help="keyword | semantic | hybrid (default: hybrid when RADAR_SEMANTIC)")] = None,
     like: Annotated[str | None, typer.Option(help="More like this record id.")] = None,
     export: Annotated[Path | None, typer.Option(help="Write every hit (all pages) to a .csv or .xlsx file.")] = None,
+    collapse: Annotated[bool, typer.Option(help="Near duplicates as one hit, counted in its `duplicates`.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -446,7 +448,8 @@ def search(
         raise APIError(ErrorCode.E501, reason=f"no store at {settings.db}; run `radar demo` or `radar ingest` first", command="search")
     components = Components.build(settings)
     request = SearchRequest(
-        query=query, filters=parsed_filters, since=since, until=until, limit=limit, cursor=cursor, order=order, mode=mode, like=like
+        query=query, filters=parsed_filters, since=since, until=until, limit=limit, cursor=cursor, order=order, mode=mode, like=like,
+        collapse=collapse,
     )
     with _open_store(settings) as store:
         backend = components.backend(store)

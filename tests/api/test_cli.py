@@ -138,6 +138,11 @@ def test_search_modes_like_and_export(tmp_path: Path) -> None:
     hybrid = _json(runner.invoke(app, ["search", "宽带 断网", "--mode", "hybrid", "--db", db, "--json", "--limit", "1000"], env=env))
     assert hybrid["total"] >= keyword["total"] > 0
     assert runner.invoke(app, ["search", "x", "--mode", "fuzzy", "--db", db]).exit_code == 1
+    args = ["search", "宽带 断网", "--mode", "keyword", "--db", db, "--json", "--limit", "1000"]
+    folded = _json(runner.invoke(app, [*args, "--collapse"], env=env))
+    assert keyword["total"] == len(keyword["hits"])  # every hit on one page, so the collapsed set can be checked whole
+    assert len(folded["hits"]) + sum(h["duplicates"] for h in folded["hits"]) == len(keyword["hits"])
+    assert {h["id"] for h in folded["hits"]} <= {h["id"] for h in keyword["hits"]}
 
     liked = keyword["hits"][0]["id"]
     similar = _json(runner.invoke(app, ["search", "--like", liked, "--db", db, "--json", "--limit", "20"], env=env))
