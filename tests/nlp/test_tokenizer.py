@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from api.pipeline import Components
 from nlp.dictionary import TelecomDictionary, fold_units
 from nlp.tokenizer import Tokenizer
@@ -39,9 +41,10 @@ def test_tokenizers_do_not_share_dictionaries() -> None:
     assert "魔百和" not in without.words("魔百和卡顿")
 
 
-def test_fast_path_equals_jieba_on_tricky_blocks() -> None:
+@pytest.mark.parametrize("engine", ["native", "fast"])
+def test_fast_path_equals_jieba_on_tricky_blocks(engine: str) -> None:
     dictionary = TelecomDictionary.build(["视频彩铃", "携号转网"])
-    fast, slow = Tokenizer(dictionary), Tokenizer(dictionary, engine="jieba")
+    fast, slow = Tokenizer(dictionary, engine=engine), Tokenizer(dictionary, engine="jieba")
     for text in (
         "60-70年代的3.5G流量",
         "好好好好好好好好好好好",
@@ -52,7 +55,8 @@ def test_fast_path_equals_jieba_on_tricky_blocks() -> None:
         assert fast.cut(text) == slow.cut(text), text
 
 
-def test_fast_path_equals_jieba_on_real_text() -> None:
+@pytest.mark.parametrize("engine", ["native", "fast"])
+def test_fast_path_equals_jieba_on_real_text(engine: str) -> None:
     import csv
 
     from tests.conftest import shared_file
@@ -66,7 +70,7 @@ def test_fast_path_equals_jieba_on_real_text() -> None:
 
     tax = load_taxonomy()
     dictionary = TelecomDictionary.build(tax.dictionary_terms(), tax.synonyms)
-    fast, slow = Tokenizer(dictionary), Tokenizer(dictionary, engine="jieba")
+    fast, slow = Tokenizer(dictionary, engine=engine), Tokenizer(dictionary, engine="jieba")
     mismatches = [t for t in texts if fast.cut(t) != slow.cut(t)]
     assert not mismatches[:5]
     assert "".join(fast.cut(texts[0])) == texts[0]
@@ -76,7 +80,8 @@ EDGE_TEXTS = ["", " ", "!!!", "好好好好", "3.5G流量", "a\x00b", "  你好 
               "请问<手机号>的流量", "哈哈哈哈，60-70元好好好好的3.5G", "第一行\n第二行好好好", "C++和AT&T"]  # fmt: skip
 
 
-def test_batch_path_equals_one_by_one_and_jieba(components: Components) -> None:
+@pytest.mark.parametrize("engine", ["native", "fast"])
+def test_batch_path_equals_one_by_one_and_jieba(components: Components, engine: str) -> None:
     import csv
 
     from tests.conftest import shared_file
@@ -85,7 +90,7 @@ def test_batch_path_equals_one_by_one_and_jieba(components: Components) -> None:
     with path.open(encoding="utf-8-sig") as fh:
         texts = [row["review"] or "" for row in csv.DictReader(fh)][:4000]
     texts = [t for pair in zip(texts, EDGE_TEXTS * (len(texts) // len(EDGE_TEXTS)), strict=False) for t in pair]
-    tk = components.tokenizer
+    tk = components.tokenizer if engine == "native" else Tokenizer(components.tokenizer.dictionary, engine=engine)
     slow = Tokenizer(tk.dictionary, engine="jieba")
     expected = [slow.cut(t) for t in texts]
     assert tk.cut_many(texts, batch=50) == expected
