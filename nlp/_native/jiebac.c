@@ -264,20 +264,31 @@ typedef struct {
     PyObject **chars; /* per BMP code point: its one-character str, made on first use */
 } Cutter;
 
-/* Per-call scratch space; tokens are (start, end, node) within the text being cut. */
+/* A token: s[start:end], node its FREQ node when it is a dictionary word (for the shared str). */
 typedef struct {
+    int32_t start, end, node;
+} Token;
+
+/* A DAG candidate: s[start:end+1] is a word with a non-zero frequency; next links the
+ * candidates of one start, shortest first. */
+typedef struct {
+    int32_t node, end, next;
+} Cand;
+
+/* Per-call scratch space, in one allocation: a text's characters and its DAG and route, and
+ * the tokens of every text of the call (never more than their characters). */
+typedef struct {
+    void *block;
     Py_UCS4 *s;
-    Py_ssize_t cap;
     double *rprob;
-    int32_t *rx, *rnode;
-    double *vprev, *vcur;
-    uint8_t *bp, *path;
-    Py_ssize_t *tstart, *tend;
-    int32_t *tnode;
-    Py_ssize_t ntok, tokcap;
-    int32_t *head, *tail, *alive, *cur, *lim; /* get_dag: per start, and the walks still going */
     uint64_t *slot;
-    int32_t *cnode, *cend, *cnext; /* get_dag's candidates, linked per start */
+    int32_t *rx, *rnode;
+    int32_t *head, *tail, *alive, *cur, *lim; /* get_dag: per start, and the walks still going */
+    uint8_t *bp, *path;
+    double vprev[4], vcur[4];
+    Token *tok;
+    Py_ssize_t ntok;
+    Cand *cand;
     Py_ssize_t ncand, candcap;
     int oom;
 } Work;
@@ -285,91 +296,47 @@ typedef struct {
 static void
 work_free(Work *w)
 {
-    PyMem_RawFree(w->s);
-    PyMem_RawFree(w->rprob);
-    PyMem_RawFree(w->rx);
-    PyMem_RawFree(w->rnode);
-    PyMem_RawFree(w->vprev);
-    PyMem_RawFree(w->vcur);
-    PyMem_RawFree(w->bp);
-    PyMem_RawFree(w->path);
-    PyMem_RawFree(w->tstart);
-    PyMem_RawFree(w->tend);
-    PyMem_RawFree(w->tnode);
-    PyMem_RawFree(w->head);
-    PyMem_RawFree(w->tail);
-    PyMem_RawFree(w->alive);
-    PyMem_RawFree(w->cur);
-    PyMem_RawFree(w->lim);
-    PyMem_RawFree(w->slot);
-    PyMem_RawFree(w->cnode);
-    PyMem_RawFree(w->cend);
-    PyMem_RawFree(w->cnext);
+    PyMem_RawFree(w->block);
+    PyMem_RawFree(w->cand);
     memset(w, 0, sizeof(*w));
 }
 
-/* room for texts of `n` characters; safe without the GIL (raw allocator) */
+/* room for texts of up to `n` characters and `chars` characters in all; safe without the GIL */
 static int
-work_init(Work *w, Py_ssize_t n)
+work_init(Work *w, Py_ssize_t n, Py_ssize_t chars)
 {
     memset(w, 0, sizeof(*w));
-    Py_ssize_t m = n + 1;
-    w->cap = n;
-    w->s = PyMem_RawMalloc(sizeof(Py_UCS4) * m);
-    w->rprob = PyMem_RawMalloc(sizeof(double) * m);
-    w->rx = PyMem_RawMalloc(sizeof(int32_t) * m);
-    w->rnode = PyMem_RawMalloc(sizeof(int32_t) * m);
-    w->vprev = PyMem_RawMalloc(sizeof(double) * 4);
-    w->vcur = PyMem_RawMalloc(sizeof(double) * 4);
-    w->bp = PyMem_RawMalloc(4 * m);
-    w->path = PyMem_RawMalloc(m);
-    w->tokcap = 64;
-    w->tstart = PyMem_RawMalloc(sizeof(Py_ssize_t) * w->tokcap);
-    w->tend = PyMem_RawMalloc(sizeof(Py_ssize_t) * w->tokcap);
-    w->tnode = PyMem_RawMalloc(sizeof(int32_t) * w->tokcap);
-    w->head = PyMem_RawMalloc(sizeof(int32_t) * m);
-    w->tail = PyMem_RawMalloc(sizeof(int32_t) * m);
-    w->alive = PyMem_RawMalloc(sizeof(int32_t) * m);
-    w->cur = PyMem_RawMalloc(sizeof(int32_t) * m);
-    w->lim = PyMem_RawMalloc(sizeof(int32_t) * m);
-    w->slot = PyMem_RawMalloc(sizeof(uint64_t) * m);
-    w->candcap = 64;
-    w->cnode = PyMem_RawMalloc(sizeof(int32_t) * w->candcap);
-    w->cend = PyMem_RawMalloc(sizeof(int32_t) * w->candcap);
-    w->cnext = PyMem_RawMalloc(sizeof(int32_t) * w->candcap);
-    if (!w->s || !w->rprob || !w->rx || !w->rnode || !w->vprev || !w->vcur || !w->bp || !w->path || !w->tstart ||
-        !w->tend || !w->tnode || !w->head || !w->tail || !w->alive || !w->cur || !w->lim || !w->slot || !w->cnode || !w->cend ||
-        !w->cnext) {
+    size_t m = (size_t)n + 1;
+    size_t size = m * (sizeof(double) + sizeof(uint64_t) + sizeof(Py_UCS4) + 7 * sizeof(int32_t) + 5) +
+                  ((size_t)chars + 1) * sizeof(Token);
+    char *p = w->block = PyMem_RawMalloc(size);
+    w->candcap = 2 * (Py_ssize_t)m + 16;
+    w->cand = PyMem_RawMalloc(sizeof(Cand) * w->candcap);
+    if (w->block == NULL || w->cand == NULL) {
         work_free(w);
         return -1;
     }
+    /* the 8-byte arrays first, then the 4-byte ones, then bytes: each stays aligned */
+    w->rprob = (double *)p, p += m * sizeof(double);
+    w->slot = (uint64_t *)p, p += m * sizeof(uint64_t);
+    w->tok = (Token *)p, p += ((size_t)chars + 1) * sizeof(Token);
+    w->s = (Py_UCS4 *)p, p += m * sizeof(Py_UCS4);
+    int32_t **ints[] = {&w->rx, &w->rnode, &w->head, &w->tail, &w->alive, &w->cur, &w->lim};
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        *ints[i] = (int32_t *)p, p += m * sizeof(int32_t);
+    w->bp = (uint8_t *)p, p += 4 * m;
+    w->path = (uint8_t *)p;
     return 0;
 }
 
-static void
+/* tokens never outnumber characters and the block has room for all of a call's characters */
+static inline void
 emit(Work *w, Py_ssize_t a, Py_ssize_t b, int32_t node)
 {
-    if (w->ntok == w->tokcap) {
-        Py_ssize_t cap = w->tokcap * 2;
-        Py_ssize_t *ts = PyMem_RawRealloc(w->tstart, sizeof(Py_ssize_t) * cap);
-        if (ts)
-            w->tstart = ts;
-        Py_ssize_t *te = PyMem_RawRealloc(w->tend, sizeof(Py_ssize_t) * cap);
-        if (te)
-            w->tend = te;
-        int32_t *tn = PyMem_RawRealloc(w->tnode, sizeof(int32_t) * cap);
-        if (tn)
-            w->tnode = tn;
-        if (!ts || !te || !tn) {
-            w->oom = 1;
-            return;
-        }
-        w->tokcap = cap;
-    }
-    w->tstart[w->ntok] = a;
-    w->tend[w->ntok] = b;
-    w->tnode[w->ntok] = node;
-    w->ntok++;
+    Token *t = &w->tok[w->ntok++];
+    t->start = (int32_t)a;
+    t->end = (int32_t)b;
+    t->node = node;
 }
 
 static void
@@ -492,35 +459,24 @@ finalseg_cut(const Cutter *c, Work *w, Py_ssize_t a, Py_ssize_t b)
     }
 }
 
-/* A DAG candidate of get_DAG: s[start:end+1] is a word with a non-zero frequency. */
 static void
 add_candidate(Work *w, int32_t start, int32_t end, int32_t node)
 {
     if (w->ncand == w->candcap) {
-        Py_ssize_t cap = w->candcap * 2;
-        int32_t *cn = PyMem_RawRealloc(w->cnode, sizeof(int32_t) * cap);
-        if (cn)
-            w->cnode = cn;
-        int32_t *ce = PyMem_RawRealloc(w->cend, sizeof(int32_t) * cap);
-        if (ce)
-            w->cend = ce;
-        int32_t *cx = PyMem_RawRealloc(w->cnext, sizeof(int32_t) * cap);
-        if (cx)
-            w->cnext = cx;
-        if (!cn || !ce || !cx) {
+        Cand *grown = PyMem_RawRealloc(w->cand, sizeof(Cand) * w->candcap * 2);
+        if (grown == NULL) {
             w->oom = 1;
             return;
         }
-        w->candcap = cap;
+        w->cand = grown;
+        w->candcap *= 2;
     }
     int32_t k = (int32_t)w->ncand++;
-    w->cnode[k] = node;
-    w->cend[k] = end;
-    w->cnext[k] = -1;
+    w->cand[k] = (Cand){node, end, -1};
     if (w->head[start] < 0)
         w->head[start] = k;
     else
-        w->cnext[w->tail[start]] = k;
+        w->cand[w->tail[start]].next = k;
     w->tail[start] = k;
 }
 
@@ -614,14 +570,15 @@ calc_route(const Cutter *c, Work *w, Py_ssize_t a, Py_ssize_t b)
         double best = 0.0;
         Py_ssize_t bx = idx;
         int32_t bnode = -1;
-        for (int32_t k = w->head[idx]; k >= 0; k = w->cnext[k]) {
-            double p = score[w->cnode[k]] + w->rprob[w->cend[k] + 1];
+        for (int32_t k = w->head[idx]; k >= 0; k = w->cand[k].next) {
+            const Cand *cd = &w->cand[k];
+            double p = score[cd->node] + w->rprob[cd->end + 1];
             /* candidates come in increasing x: on equal scores the later one wins, as in
              * Python's max over (score, x) tuples */
             if (!found || p >= best) {
                 best = p;
-                bx = w->cend[k];
-                bnode = w->cnode[k];
+                bx = cd->end;
+                bnode = cd->node;
                 found = 1;
             }
         }
@@ -738,22 +695,34 @@ typedef struct {
 static void
 load_text(Work *w, const TextRef *r)
 {
-    for (Py_ssize_t i = 0; i < r->len; i++)
-        w->s[i] = PyUnicode_READ(r->kind, r->data, i);
+    if (r->kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *d = r->data;
+        for (Py_ssize_t i = 0; i < r->len; i++)
+            w->s[i] = d[i];
+    }
+    else if (r->kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *d = r->data;
+        for (Py_ssize_t i = 0; i < r->len; i++)
+            w->s[i] = d[i];
+    }
+    else {
+        memcpy(w->s, r->data, sizeof(Py_UCS4) * r->len);
+    }
 }
 
 static PyObject *
 token_object(Cutter *c, PyObject *text, const TextRef *r, const Work *w, Py_ssize_t k)
 {
-    Py_ssize_t a = w->tstart[k], b = w->tend[k];
+    const Token *t = &w->tok[k];
+    Py_ssize_t a = t->start, b = t->end;
     PyObject **slot = NULL;
     if (b - a == 1) {
         Py_UCS4 ch = PyUnicode_READ(r->kind, r->data, a);
         if (ch < 0x10000)
             slot = &c->chars[ch];
     }
-    else if (w->tnode[k] >= 0) {
-        slot = &c->words[w->tnode[k]];
+    else if (t->node >= 0) {
+        slot = &c->words[t->node];
     }
     if (slot == NULL)
         return PyUnicode_Substring(text, a, b);
@@ -781,12 +750,15 @@ token_list(Cutter *c, PyObject *text, const TextRef *r, const Work *w, Py_ssize_
     return out;
 }
 
-/* Token lists for texts[0:n]; the single-text call passes one. */
+/* Token lists for texts[0:n] (a list of them when as_batch, else the one text's list). */
 static PyObject *
 cut_texts(Cutter *self, PyObject *const *texts, Py_ssize_t n, int as_batch)
 {
-    TextRef *refs = PyMem_Malloc(sizeof(TextRef) * (n ? n : 1));
-    Py_ssize_t *bounds = PyMem_Malloc(sizeof(Py_ssize_t) * (n + 1));
+    TextRef one_ref;
+    Py_ssize_t one_bounds[2];
+    int single = n == 1;
+    TextRef *refs = single ? &one_ref : PyMem_Malloc(sizeof(TextRef) * (n ? n : 1));
+    Py_ssize_t *bounds = single ? one_bounds : PyMem_Malloc(sizeof(Py_ssize_t) * (n + 1));
     PyObject *result = NULL;
     Work w;
     memset(&w, 0, sizeof(w));
@@ -813,7 +785,7 @@ cut_texts(Cutter *self, PyObject *const *texts, Py_ssize_t n, int as_batch)
         maxlen = refs[i].len > maxlen ? refs[i].len : maxlen;
         total += refs[i].len;
     }
-    if (work_init(&w, maxlen) < 0) {
+    if (work_init(&w, maxlen, total) < 0) {
         PyErr_NoMemory();
         goto done;
     }
@@ -821,21 +793,13 @@ cut_texts(Cutter *self, PyObject *const *texts, Py_ssize_t n, int as_batch)
      * and a str's data never moves, so they are read without the GIL */
     int release = total >= RELEASE_GIL_CHARS;
     PyThreadState *ts = release ? PyEval_SaveThread() : NULL;
-    if (n == 1 || !as_batch) {
-        load_text(&w, &refs[0]);
-        cut_text(self, &w, refs[0].len);
-        bounds[0] = 0;
-        bounds[1] = w.ntok;
-    }
-    else {
-        bounds[0] = 0;
-        for (Py_ssize_t i = 0; i < n && !w.oom; i++) {
-            /* the UCS4 copy is overwritten by the next text: tokens are kept as offsets and
-             * made from the str itself */
-            load_text(&w, &refs[i]);
-            cut_text(self, &w, refs[i].len);
-            bounds[i + 1] = w.ntok;
-        }
+    bounds[0] = 0;
+    for (Py_ssize_t i = 0; i < n && !w.oom; i++) {
+        /* the UCS4 copy is overwritten by the next text: tokens are kept as offsets and made
+         * from the str itself */
+        load_text(&w, &refs[i]);
+        cut_text(self, &w, refs[i].len);
+        bounds[i + 1] = w.ntok;
     }
     if (release)
         PyEval_RestoreThread(ts);
@@ -860,8 +824,10 @@ cut_texts(Cutter *self, PyObject *const *texts, Py_ssize_t n, int as_batch)
     }
 done:
     work_free(&w);
-    PyMem_Free(refs);
-    PyMem_Free(bounds);
+    if (!single) {
+        PyMem_Free(refs);
+        PyMem_Free(bounds);
+    }
     return result;
 }
 
