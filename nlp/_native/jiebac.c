@@ -259,7 +259,7 @@ typedef struct {
     double logtotal;
     double start[4];
     double trans[4][4];
-    double *emit; /* [state][char - HAN_LO], MIN_FLOAT where emit_p has no entry */
+    double *emit; /* [char - HAN_LO][state], MIN_FLOAT where emit_p has no entry: a character's 4 in one line */
     PyObject **words; /* per FREQ node: its str, made on first use */
     PyObject **chars; /* per BMP code point: its one-character str, made on first use */
 } Cutter;
@@ -363,11 +363,11 @@ viterbi_cut(const Cutter *c, Work *w, Py_ssize_t a, Py_ssize_t b)
     Py_ssize_t n = b - a;
     double *prev = w->vprev, *cur = w->vcur;
     for (int y = 0; y < 4; y++)
-        prev[y] = c->start[y] + c->emit[y * N_HAN + (s[a] - HAN_LO)];
+        prev[y] = c->start[y] + c->emit[4 * (s[a] - HAN_LO) + y];
     for (Py_ssize_t t = 1; t < n; t++) {
         Py_UCS4 ch = s[a + t] - HAN_LO;
         for (int y = 0; y < 4; y++) {
-            double em = c->emit[y * N_HAN + ch];
+            double em = c->emit[4 * ch + y];
             int y0 = PREV[y][0], y1 = PREV[y][1];
             double p0 = prev[y0] + c->trans[y0][y] + em;
             double p1 = prev[y1] + c->trans[y1][y] + em;
@@ -981,7 +981,7 @@ load_hmm(Cutter *self, PyObject *start_p, PyObject *trans_p, PyObject *emit_p)
             Py_UCS4 ch = PyUnicode_READ_CHAR(k, 0);
             if (!is_cjk(ch))
                 continue;
-            self->emit[y * N_HAN + (ch - HAN_LO)] = PyFloat_AsDouble(val);
+            self->emit[4 * (ch - HAN_LO) + y] = PyFloat_AsDouble(val);
             if (PyErr_Occurred())
                 ok = 0;
         }
