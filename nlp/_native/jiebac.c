@@ -24,7 +24,19 @@
 #define EMPTY_KEY UINT64_MAX
 #define F_KEY 1     /* the string is a key of FREQ */
 #define F_NONZERO 2 /* ... with a non-zero frequency */
-#define RELEASE_GIL_CHARS 2048
+#define RELEASE_GIL_CHARS 2048 /* below this a call cuts with the GIL held: releasing costs more */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
+#if PY_VERSION_HEX >= 0x030C0000
+#define STR_READY(o) 0 /* every str is ready since 3.12 */
+#else
+#define STR_READY(o) PyUnicode_READY(o)
+#endif
 
 /* states in the order of their letters, so comparing indices compares 'B' < 'E' < 'M' < 'S' */
 enum { ST_B = 0, ST_E = 1, ST_M = 2, ST_S = 3 };
@@ -529,7 +541,7 @@ get_dag(const Cutter *c, Work *w, Py_ssize_t n)
         for (Py_ssize_t k = 0; k < nalive; k++) {
             uint64_t key = ((uint64_t)w->cur[k] << 21) | s[w->alive[k] + depth];
             w->slot[k] = edge_slot(key, t->bits);
-            __builtin_prefetch(&t->edges[w->slot[k]]);
+            PREFETCH(&t->edges[w->slot[k]]);
         }
         Py_ssize_t kept = 0;
         for (Py_ssize_t k = 0; k < nalive; k++) {
@@ -545,7 +557,7 @@ get_dag(const Cutter *c, Work *w, Py_ssize_t n)
                 continue;
             int32_t node = (int32_t)(e & CHILD_MASK);
             if (e & EDGE_NONZERO) {
-                __builtin_prefetch(&t->score[node]);
+                PREFETCH(&t->score[node]);
                 add_candidate(w, idx, (int32_t)(idx + depth), node);
             }
             if (idx + depth + 1 < w->lim[k]) {
@@ -773,7 +785,7 @@ cut_texts(Cutter *self, PyObject *const *texts, Py_ssize_t n, int as_batch)
             PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(t)->tp_name);
             goto done;
         }
-        if (PyUnicode_READY(t) < 0)
+        if (STR_READY(t) < 0)
             goto done;
         refs[i].kind = PyUnicode_KIND(t);
         refs[i].data = PyUnicode_DATA(t);
@@ -898,7 +910,7 @@ load_freq(Cutter *self, PyObject *freq)
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(freq, &pos, &key, &value)) {
-        if (!PyUnicode_Check(key) || PyUnicode_READY(key) < 0) {
+        if (!PyUnicode_Check(key) || STR_READY(key) < 0) {
             PyErr_SetString(PyExc_TypeError, "freq keys must be str");
             return -1;
         }
@@ -1004,7 +1016,7 @@ load_force(Cutter *self, PyObject *force)
     PyObject *word;
     while ((word = PyIter_Next(it)) != NULL) {
         int32_t node = -2;
-        if (PyUnicode_Check(word) && PyUnicode_READY(word) == 0 && PyUnicode_GET_LENGTH(word) > 0)
+        if (PyUnicode_Check(word) && STR_READY(word) == 0 && PyUnicode_GET_LENGTH(word) > 0)
             node = trie_insert(&self->force, word);
         Py_DECREF(word);
         if (node == -1) {
@@ -1030,7 +1042,7 @@ Cutter_init(Cutter *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOO|Op", kwlist, &freq, &total, &start_p, &trans_p, &emit_p, &force,
                                      &hmm))
         return -1;
-    if (self->emit != NULL) {
+    if (self->freq.root != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Cutter is already initialised");
         return -1;
     }

@@ -107,6 +107,13 @@ def test_arbitrary_text_equals_jieba(pair: tuple[Tokenizer, Tokenizer], texts: l
     assert native.cut_many(texts, batch=2) == expected
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=_ALPHABET, max_size=60))
+def test_arbitrary_text_equals_jieba_without_the_hmm(pair_no_hmm: tuple[Tokenizer, Tokenizer], text: str) -> None:
+    native, slow = pair_no_hmm
+    assert native.cut(text) == slow.cut(text)
+
+
 def _shared_texts(every: int = 1) -> Iterator[str]:
     """Every text of the shared corpora: each field of each CSV row, each string of the JSON files."""
 
