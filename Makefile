@@ -9,7 +9,8 @@ RADAR_DB ?= ./radar.db
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+# the editable install compiles nlp/_native/jiebac.c (setup.py): an edit to it reinstalls
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py nlp/_native/jiebac.c
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
