@@ -92,10 +92,10 @@ class Tokenizer:
 
     - ``"native"`` (the default): jieba's algorithm in C (``nlp/_native/jiebac.c``), built from
       the jieba instance's own dictionary and HMM tables, so equal to jieba by construction;
-      about 25-30x jieba's speed, more with ``cut_many(threads=2)``. When the extension is not
-      built it warns and uses the ``"fast"`` path.
+      30-40x jieba's speed, 50x with ``cut_many(threads=2)`` (bench/tokenizer_speed.py). When
+      the extension is not built it warns and uses the ``"fast"`` path.
     - ``"fast"``: jieba-rs (``rjieba``) with the same dictionary, and jieba's answer on the
-      rare blocks where the two differ; about 12-14x.
+      rare blocks where the two differ; about 12-15x.
     - ``"jieba"``: jieba itself.
     """
 
