@@ -21,9 +21,10 @@ from api.metrics import MetricsMiddleware, RequestMetrics
 from api.routes import classify, health, ingest, jobs, models, proposals, records, search, taxonomy, trends, triage
 from api.schemas import ERRORS
 from api.ui import routes as ui
-from radar.errors import RadarError
+from radar.errors import ErrorCode, RadarError, SearchError
 from radar.settings import Settings, get_settings
 from search.store import Store
+from search.stores import mask_url
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -54,6 +55,8 @@ STATUS = {
 
 def create_app(settings: Settings | None = None, *, rate: float | None = None, burst: int | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.store_url is not None:  # the routes, keys and UI write SQLite SQL: refuse before serving anything
+        raise SearchError(ErrorCode.E307, feature="The HTTP API and web UI", store=mask_url(settings.store_url.get_secret_value()))
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(warm_up, settings)  # the first requests should not pay for loading

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from api.cli_common import DbOption, JsonOption, coded
+from api.cli_common import DbOption, JsonOption, coded, store_location
 from api.cli_common import open_store as _open_store
 from api.cli_common import settings_for as _settings
 from api.credit_cli import credit_app, triage_app
@@ -22,7 +22,7 @@ from api.embedder_cli import register as register_embedder
 from api.output import out_console, print_json, progress_bar
 from api.review_cli import register as register_review
 from api.serve_cli import register as register_serve
-from radar.errors import APIError, ErrorCode
+from radar.errors import APIError, ErrorCode, SearchError
 from radar.settings import Settings, get_settings
 
 __all__ = ["app", "main"]
@@ -66,6 +66,8 @@ def demo(
     from insights.summary import summarize
 
     settings = _settings(db)
+    if settings.store_url is not None:  # the demo ends in the embedded index, insights and a summary: SQLite only
+        raise SearchError(ErrorCode.E307, feature="radar demo", store=store_location(settings))
     sample_dir = data or settings.db.resolve().parent / "demo-data"
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -257,14 +259,17 @@ def label(
     """Label new and changed records in the store, then bring the search index up to date.
 
     Each batch commits on its own: after a crash or Ctrl-C, running it again labels only what is left."""
-    from api.pipeline import Components, index_store, label_store
+    from api.pipeline import Components, label_store
     from api.taxonomies import active_taxonomy
+    from search.stores import is_sqlite
     from taxonomy.loader import load_taxonomy
 
     settings = _settings(db)
+    skipped: dict[str, str] = {}
     with _open_store(settings) as store:
-        # an explicit file wins; otherwise the version activated over the API, else the configured one
-        chosen = load_taxonomy(taxonomy) if taxonomy else active_taxonomy(store, settings)
+        sqlite = is_sqlite(store)
+        # an explicit file wins; otherwise the version activated over the API (SQLite only), else the configured one
+        chosen = load_taxonomy(taxonomy or settings.taxonomy) if taxonomy or not sqlite else active_taxonomy(store, settings)
         components = Components.build(settings, taxonomy=chosen)
         with progress_bar("label", store.count(), enabled=not as_json) as advance:
             mode = "all" if relabel_all else "backfill" if backfill else "changed"
@@ -278,18 +283,37 @@ def label(
                 on_progress=advance,
                 workers=workers,
             )
-        indexed = index_store(store, components)
-        credit = _grade(store)
+        indexed, credit = _index_and_grade(store, components, settings, sqlite, skipped)
     doc = {
         "records": report.records,
         "labels": report.labels,
         "needs_review": report.needs_review,
         "docs_per_s": round(report.docs_per_s, 1),
         "indexed": indexed,
-        "credit": {k: credit[k] for k in ("customers_graded", "grades_changed", "open_complaints", "grade_counts")},
+        "credit": {k: credit[k] for k in ("customers_graded", "grades_changed", "open_complaints", "grade_counts")} if credit else None,
         "taxonomy_version": components.taxonomy.version,
     }
+    if skipped:
+        doc["skipped"] = skipped
     print_json(doc) if as_json else out_console.print(doc)
+
+
+def _index_and_grade(
+    store: Any, components: Any, settings: Settings, sqlite: bool, skipped: dict[str, str]
+) -> tuple[int | None, dict[str, Any] | None]:
+    """After labelling: the search index and credit grades. On a PostgreSQL store the index is
+    Elasticsearch's or none, and grading (SQLite-only insights) is left out, said in ``skipped``."""
+    from api.pipeline import index_store
+
+    indexed = None
+    if sqlite or settings.search_backend == "elasticsearch":
+        indexed = index_store(store, components)
+    else:
+        skipped["index"] = "the embedded index needs a SQLite store; set RADAR_SEARCH_BACKEND=elasticsearch and RADAR_ES_URL"
+    if not sqlite:
+        skipped["credit"] = "complaint credit grading runs on a SQLite store only"
+        return indexed, None
+    return indexed, _grade(store)
 
 
 @app.command("label-file")
@@ -664,7 +688,7 @@ def _dictionary(taxonomy_path: Path | None) -> Any:
     return TelecomDictionary.build(tax.dictionary_terms(), tax.synonyms), tax.version
 
 
-def _training_data(data: Path | None, from_review: str | None, text_col: str, label_col: str, sep: str | None, db: Path | None) -> Any:
+def _training_data(data: Path | None, from_review: str | None, text_col: str, label_col: str, sep: str | None, db: str | None) -> Any:
     """Rows of a file, the human labels imported for a facet, or both together."""
     from api.taxonomies import active_taxonomy
     from training.data import LabelledData, load_labelled

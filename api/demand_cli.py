@@ -25,7 +25,7 @@ searches_app = typer.Typer(help="Saved searches, and rules made from them that t
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Proposal configuration YAML (default: the bundled one).")]
 
 
-def _components(db: Path | None) -> Any:
+def _components(db: str | None) -> Any:
     from api.pipeline import Components
 
     return Components.build(settings_for(db))

@@ -23,7 +23,7 @@ from radar.settings import Settings
 from search.backends.sqlite import SQLiteSearchBackend
 from search.facet_index import FacetIndexCache
 from search.result_cache import ResultCache
-from search.store import Store
+from search.stores import StoreProtocol, require_sqlite
 from taxonomy.classifiers.base import Classifier, Document
 from taxonomy.classifiers.trained import TrainedClassifier
 from taxonomy.classifiers.zeroshot import ZeroShotClassifier
@@ -37,6 +37,7 @@ __all__ = ["Components", "LabelReport", "document_for", "index_store", "ingest_s
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+EMBEDDED_INDEX = "The embedded search index (SQLite FTS5)"
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Components:
         labeler = Labeler(taxonomy, review_threshold=settings.review_threshold)
         return cls(taxonomy, labeler, Tokenizer(dictionary), settings)
 
-    def labeler_for(self, store: Store | None, *, zero_shot: bool | None = None) -> Labeler:
+    def labeler_for(self, store: StoreProtocol | None, *, zero_shot: bool | None = None) -> Labeler:
         """The rules, the models attached in the store's registry, and the zero-shot backup when enabled."""
         primary: list[Classifier] = list(self.labeler.classifiers)
         if store is not None:
@@ -86,13 +87,16 @@ class Components:
             return self.labeler
         return Labeler(self.taxonomy, primary, backups=backups, review_threshold=self.labeler.review_threshold)
 
-    def backend(self, store: Store, *, semantic: bool | None = None) -> Any:
+    def backend(self, store: StoreProtocol, *, semantic: bool | None = None) -> Any:
         """The configured backend: embedded SQLite (default) or Elasticsearch (``RADAR_SEARCH_BACKEND``).
-        With semantic search on, records are embedded (and cached in the store) when indexed."""
+        With semantic search on, records are embedded (and cached in the store) when indexed.
+        A PostgreSQL store pairs with Elasticsearch only: the embedded index lives in the SQLite file (E307)."""
+        elastic = self.settings.search_backend == "elasticsearch"
+        embedded = None if elastic else require_sqlite(store, EMBEDDED_INDEX)  # before loading an encoder for nothing
         embedder = None
         if self.settings.semantic if semantic is None else semantic:
             embedder = CachedEmbedder(self.embedder, store)
-        if self.settings.search_backend == "elasticsearch":
+        if elastic:
             from search.backends.elasticsearch import ElasticsearchBackend
 
             if self.settings.es_url is None:
@@ -107,7 +111,7 @@ class Components:
             es.ensure()
             return es
         return SQLiteSearchBackend(
-            store,
+            require_sqlite(embedded, EMBEDDED_INDEX),
             self.tokenizer,
             embedder,
             min_similarity=self.settings.min_similarity,
@@ -136,7 +140,7 @@ def document_for(record: Record) -> Document:
 
 
 def label_store(
-    store: Store,
+    store: StoreProtocol,
     components: Components,
     *,
     mode: str = "changed",
@@ -186,7 +190,7 @@ def label_store(
 
 
 def _write_batch(
-    store: Store,
+    store: StoreProtocol,
     rowids: Sequence[int],
     results: list[Any],
     found: list[Any] | None,
@@ -208,7 +212,7 @@ def _write_batch(
                 report.labels[facet] = report.labels.get(facet, 0) + len(labs)
 
 
-def index_store(store: Store, components: Components, *, batch: int = 1000, on_progress: Progress | None = None) -> int:
+def index_store(store: StoreProtocol, components: Components, *, batch: int = 1000, on_progress: Progress | None = None) -> int:
     """Index records whose text or dictionary changed since they were indexed."""
     backend = components.backend(store)
     pending = backend.pending()
@@ -227,7 +231,9 @@ def index_store(store: Store, components: Components, *, batch: int = 1000, on_p
 SAMPLE_FORMATS: dict[str, str | None] = {"forum": None, "calls": None, "tickets": None, "forms": None}
 
 
-def ingest_sample(store: Store, sample_dir: Path, settings: Settings, on_progress: Progress | None = None) -> dict[str, IngestReport]:
+def ingest_sample(
+    store: StoreProtocol, sample_dir: Path, settings: Settings, on_progress: Progress | None = None
+) -> dict[str, IngestReport]:
     """Ingest every file of the sample folders, one source at a time."""
     opts = ConvertOptions.from_settings(settings)
     reports = {}

@@ -19,7 +19,8 @@ from nlp.simhash import simhash
 from radar.errors import ErrorCode, IngestionError
 from radar.parallel import ordered_map
 from radar.records import Source
-from search.store import RecordRow, Store, UpsertOutcome, record_row
+from search.store import RecordRow, UpsertOutcome, record_row
+from search.stores import StoreProtocol
 
 __all__ = ["CursorSpec", "IngestReport", "export_quarantine", "ingest_path", "ingest_rows", "read_source"]
 
@@ -118,7 +119,7 @@ def _batches(rows: Iterable[RawRow | BadRow], size: int, report: IngestReport) -
 
 def ingest_rows(
     rows: Iterable[RawRow | BadRow],
-    store: Store,
+    store: StoreProtocol,
     opts: ConvertOptions,
     *,
     batch_size: int = 500,
@@ -151,7 +152,7 @@ def ingest_rows(
     return report, bad_rows
 
 
-def _write_one(p: Prepared, store: Store, report: IngestReport, known: dict[str, tuple[int, str]]) -> BadRow | None:
+def _write_one(p: Prepared, store: StoreProtocol, report: IngestReport, known: dict[str, tuple[int, str]]) -> BadRow | None:
     if isinstance(p.outcome, BadRow):
         bad = p.outcome
         store.quarantine(bad.source, bad.file, bad.location, bad.raw, bad.code, bad.message)
@@ -199,7 +200,7 @@ def export_quarantine(bad_rows: list[BadRow], folder: Path, name: str) -> Path:
 def ingest_path(
     source: str,
     path: Path,
-    store: Store,
+    store: StoreProtocol,
     opts: ConvertOptions,
     *,
     fmt: str | None = None,

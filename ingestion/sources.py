@@ -38,7 +38,7 @@ from ingestion.readers.tickets import read_tickets
 from ingestion.rows import BadRow, RawRow
 from radar.errors import ErrorCode, IngestionError
 from radar.records import Source
-from search.store import Store
+from search.stores import StoreProtocol
 
 __all__ = ["SourceConfig", "SourcesConfig", "ingest_config", "ingest_forum_api", "ingest_sql", "load_sources_config"]
 
@@ -115,7 +115,7 @@ def _created_at_cursor(row: RawRow) -> str | None:
     return when.isoformat(timespec="seconds") if when else None
 
 
-def _finish(report: IngestReport, bad: list[BadRow], store: Store, name: str) -> IngestReport:
+def _finish(report: IngestReport, bad: list[BadRow], store: StoreProtocol, name: str) -> IngestReport:
     if bad:
         folder = store.path.parent / f"{store.path.stem}-quarantine"
         report.quarantine_path = str(export_quarantine(bad, folder, name))
@@ -124,7 +124,7 @@ def _finish(report: IngestReport, bad: list[BadRow], store: Store, name: str) ->
 
 def ingest_forum_api(
     url: str,
-    store: Store,
+    store: StoreProtocol,
     opts: ConvertOptions,
     *,
     name: str | None = None,
@@ -145,7 +145,7 @@ def ingest_forum_api(
 def ingest_sql(
     sql: SQLSource,
     source: str,
-    store: Store,
+    store: StoreProtocol,
     opts: ConvertOptions,
     *,
     name: str,
@@ -179,7 +179,9 @@ def _file_rows(src: SourceConfig, file: Path) -> Iterator[RawRow | BadRow]:
     return read_source(src.source.value, file, src.format, src.encoding)
 
 
-def _ingest_files(src: SourceConfig, store: Store, opts: ConvertOptions, batch_size: int, on_progress: Progress | None) -> IngestReport:
+def _ingest_files(
+    src: SourceConfig, store: StoreProtocol, opts: ConvertOptions, batch_size: int, on_progress: Progress | None
+) -> IngestReport:
     """Files whose content changed since the last committed run; each file's hash is its cursor."""
     assert src.path is not None
     files = sorted(p for p in src.path.iterdir() if p.is_file()) if src.path.is_dir() else [src.path]
@@ -198,7 +200,7 @@ def _ingest_files(src: SourceConfig, store: Store, opts: ConvertOptions, batch_s
 
 
 def ingest_config(
-    config: SourcesConfig, store: Store, opts: ConvertOptions, *, batch_size: int = 500, on_progress: Progress | None = None
+    config: SourcesConfig, store: StoreProtocol, opts: ConvertOptions, *, batch_size: int = 500, on_progress: Progress | None = None
 ) -> dict[str, IngestReport]:
     """Ingest every configured source, each with its own cursor."""
     reports: dict[str, IngestReport] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from search.store import Store
+from search.stores import require_sqlite
 
 __all__ = ["SUMMARY_FACETS", "StoreSummary", "summarize"]
 
@@ -21,6 +22,7 @@ class StoreSummary:
 
 
 def summarize(store: Store, top: int = 8) -> StoreSummary:
+    require_sqlite(store, "The store summary (insights.summary)")
     by_source = store.count_by("source")
     records = {s: by_source.get(s, 0) for s in ("forum", "calls", "tickets", "forms")}
     counts = store.label_counts()

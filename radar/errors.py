@@ -70,6 +70,15 @@ class ErrorCode(Enum):
     E304 = ("Invalid cursor", "Use the next_cursor value from the previous page unchanged.")
     E305 = ("Search backend '{backend}' is unavailable: {reason}", "Use the embedded backend or check RADAR_ES_URL.")
     E306 = ("Record '{record_id}' not found", "Check the id; `radar search` shows ids.")
+    E307 = (
+        "{feature} runs on a SQLite store only, and this store is {store}",
+        "Run it against a SQLite store (--db path/to/radar.db). On PostgreSQL run ingest, label and the Elasticsearch "
+        "index (RADAR_SEARCH_BACKEND=elasticsearch); see README 'PostgreSQL store'.",
+    )
+    E308 = (
+        "Store URL {url} cannot be used: {reason}",
+        "Give a SQLite path, sqlite:///path/to/radar.db, or postgresql+psycopg://user:password@host:5432/dbname (RADAR_STORE_URL).",
+    )
     # E4xx insights
     E401 = ("'{feature}' needs data the store does not have yet: {reason}", "{fix}")
     E402 = ("'{feature}' is not available in this release", "It is tracked as issue {issue}; see README 'Roadmap'.")

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RADAR_", env_file=None, extra="ignore")
 
     db: Path = Field(default=Path("./radar.db"), description="SQLite file: the system of record.")
+    # a URL carries the database password: SecretStr keeps it out of reprs, dumps and logs
+    store_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a PostgreSQL store (postgresql+psycopg://user:password@host/db); wins over db when set.",
+    )
     taxonomy: Path | None = Field(default=None, description="Taxonomy YAML; the bundled one when unset.")
     shared_data: Path = Field(
         default_factory=lambda: project_root().parent / "shared" / "data",

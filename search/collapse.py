@@ -5,10 +5,15 @@ with the size of its group. The rowid -> group array is built once per store epo
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from search.store import Store
+from search.stores import StoreProtocol
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only when a URL store is opened
+    from search.sql_store import SQLStore
 
 __all__ = ["collapse", "duplicate_groups"]
 
@@ -16,12 +21,21 @@ _lock = threading.Lock()
 _held: dict[str, tuple[str, np.ndarray]] = {}
 
 
-def _build(store: Store) -> np.ndarray:
+def _links(store: StoreProtocol) -> tuple[int, list[Any]]:
+    """The highest rowid and the (repeat, original) rowid pairs."""
+    if not isinstance(store, Store):  # the SQLAlchemy store answers in its own SQL
+        top, pairs = cast("SQLStore", store).duplicate_links()
+        return top, list(pairs)
     top = int(store.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0])
-    groups = np.arange(top + 1, dtype=np.int64)
     rows = store.conn.execute(
         "SELECT r.rowid, o.rowid FROM records r JOIN records o ON o.id = r.duplicate_of WHERE r.duplicate_of IS NOT NULL"
     ).fetchall()
+    return top, rows
+
+
+def _build(store: StoreProtocol) -> np.ndarray:
+    top, rows = _links(store)
+    groups = np.arange(top + 1, dtype=np.int64)
     if rows:
         pairs = np.array(rows, dtype=np.int64)
         groups[pairs[:, 0]] = pairs[:, 1]
@@ -33,9 +47,10 @@ def _build(store: Store) -> np.ndarray:
     return groups
 
 
-def duplicate_groups(store: Store) -> np.ndarray:
+def duplicate_groups(store: StoreProtocol) -> np.ndarray:
     """rowid -> the rowid of the original it repeats (itself for an original)."""
-    key, epoch = str(store.path.resolve()), store.search_epoch()
+    key = str(store.path.resolve()) if isinstance(store, Store) else str(getattr(store, "location", id(store)))
+    epoch = store.search_epoch()
     with _lock:
         held = _held.get(key)
         if held is None or held[0] != epoch:

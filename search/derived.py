@@ -6,19 +6,27 @@ documents sent to Elasticsearch; the embedded backend reads the same tables in S
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from search.store import Store
+from search.stores import StoreProtocol
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only when a URL store is opened
+    from search.sql_store import SQLStore
 
 __all__ = ["credit_grades", "has_table", "in_proposal"]
 
 
-def has_table(store: Store, name: str) -> bool:
+def has_table(store: StoreProtocol, name: str) -> bool:
+    if not isinstance(store, Store):  # the SQLAlchemy store inspects its own engine
+        return cast("SQLStore", store).has_table(name)
     return store.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
-def credit_grades(store: Store, customer_keys: Sequence[str | None]) -> dict[str, str]:
+def credit_grades(store: StoreProtocol, customer_keys: Sequence[str | None]) -> dict[str, str]:
     keys = sorted({k for k in customer_keys if k})
-    if not keys or not has_table(store, "credit_grades"):
+    # the insights tables are written on the SQLite store only: a PostgreSQL store has none (no grades, no proposals)
+    if not keys or not has_table(store, "credit_grades") or not isinstance(store, Store):
         return {}
     out: dict[str, str] = {}
     for i in range(0, len(keys), 500):
@@ -29,9 +37,9 @@ def credit_grades(store: Store, customer_keys: Sequence[str | None]) -> dict[str
     return out
 
 
-def in_proposal(store: Store, record_ids: Sequence[str]) -> set[str]:
+def in_proposal(store: StoreProtocol, record_ids: Sequence[str]) -> set[str]:
     ids = sorted(set(record_ids))
-    if not ids or not (has_table(store, "demand_members") and has_table(store, "proposals")):
+    if not ids or not isinstance(store, Store) or not (has_table(store, "demand_members") and has_table(store, "proposals")):
         return set()
     out: set[str] = set()
     for i in range(0, len(ids), 500):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from api.pipeline import Components, index_store, ingest_sample, label_store
 from ingestion.sample import SampleSpec, generate_samples
 from radar.settings import Settings, get_settings, project_root
 from search.store import Store
+from tests.pg import postgres_cluster, unavailable_reason
 
 SHARED_DATA = project_root().parent / "shared" / "data"
 
@@ -75,3 +77,28 @@ def demo_store(demo_store_path: Path) -> Store:
     store = Store.open(demo_store_path)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database for the session: PG_URL, else a throwaway cluster (skipped, saying why, when neither)."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> str:
+    """The session's PostgreSQL database with the store's tables dropped: each test starts empty."""
+    import sqlalchemy as sa
+
+    from search.sql_schema import metadata
+
+    engine = sa.create_engine(pg_url)
+    try:
+        metadata.drop_all(engine)
+    finally:
+        engine.dispose()
+    return pg_url

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from insights.credit.events import ContactEvent
 from radar.fastjson import dumps
+from search.stores import require_sqlite
 
 if TYPE_CHECKING:
     from insights.credit.grading import CustomerGrade
@@ -58,7 +59,8 @@ _EVENT_COLUMNS = (
 
 
 def ensure_tables(store: Store) -> None:
-    store.conn.executescript(SCHEMA)
+    # every entry point of the credit service starts here: a PostgreSQL store stops with E307, not in SQL
+    require_sqlite(store, "Complaint credit grading and the triage queue (insights.credit)").conn.executescript(SCHEMA)
 
 
 def _iso(dt: datetime | None) -> str | None:

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from insights.demand.clustering import N_FEATURES, Cluster, ClusterState
+from search.stores import require_sqlite
 
 if TYPE_CHECKING:
     from search.store import Store
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS rule_hits (
 
 
 def ensure_tables(store: Store) -> None:
-    store.conn.executescript(SCHEMA)
+    # every entry point of the demand service starts here: a PostgreSQL store stops with E307, not in SQL
+    require_sqlite(store, "Demand proposals and trends (insights.demand)").conn.executescript(SCHEMA)
 
 
 def _pack(total: sparse.csr_matrix) -> bytes:

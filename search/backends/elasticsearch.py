@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 from nlp.embedders.base import Embedder
 from nlp.keywords import IdfTable
@@ -29,6 +29,7 @@ from search.collapse import duplicate_groups
 from search.derived import credit_grades, in_proposal
 from search.query import parse_query
 from search.store import Store
+from search.stores import StoreProtocol
 
 __all__ = ["ElasticsearchBackend", "index_template"]
 
@@ -36,6 +37,46 @@ logger = logging.getLogger(__name__)
 
 _STATE = "CREATE TABLE IF NOT EXISTS es_state (rowid INTEGER PRIMARY KEY, content_hash TEXT NOT NULL, dict_version TEXT NOT NULL)"
 WINDOW = 1000  # hybrid fuses this many keyword and vector candidates; from + size stays under ES's 10,000
+
+
+class IndexState(Protocol):
+    """What was indexed, kept in the store: SQL on the SQLite file, or the SQLAlchemy store's own methods."""
+
+    def index_pending(self, dict_version: str) -> list[int]: ...
+    def mark_indexed(self, rows: Sequence[tuple[int, str, str]]) -> None: ...
+    def content_hashes(self, rowids: Sequence[int]) -> dict[int, str]: ...
+    def record_ids(self, rowids: Sequence[int]) -> dict[int, str]: ...
+    def record_states(self) -> list[tuple[int, str, str]]: ...
+
+
+class _SQLiteState:
+    """``IndexState`` over the SQLite store's connection (``es_state`` beside the records)."""
+
+    def __init__(self, store: Store) -> None:
+        self.conn = store.conn
+        self.conn.execute(_STATE)
+
+    def index_pending(self, dict_version: str) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT r.rowid FROM records r LEFT JOIN es_state s ON s.rowid = r.rowid "
+            "WHERE s.rowid IS NULL OR s.content_hash != r.content_hash OR s.dict_version != ? ORDER BY r.rowid",
+            (dict_version,),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def mark_indexed(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO es_state(rowid, content_hash, dict_version) VALUES (?, ?, ?)", rows)
+
+    def content_hashes(self, rowids: Sequence[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(rowids))
+        return dict(self.conn.execute(f"SELECT rowid, content_hash FROM records WHERE rowid IN ({marks})", list(rowids)).fetchall())
+
+    def record_ids(self, rowids: Sequence[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(rowids))
+        return dict(self.conn.execute(f"SELECT rowid, id FROM records WHERE rowid IN ({marks})", list(rowids)).fetchall())
+
+    def record_states(self) -> list[tuple[int, str, str]]:
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in self.conn.execute("SELECT rowid, id, content_hash FROM records ORDER BY rowid")]
 
 
 def index_template(prefix: str, dims: int, dictionary_version: str, shards: int = 1) -> dict[str, Any]:
@@ -89,7 +130,7 @@ class ElasticsearchBackend:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreProtocol,
         tokenizer: Tokenizer,
         client: Any,
         *,
@@ -100,10 +141,11 @@ class ElasticsearchBackend:
         self.store, self.tokenizer, self.client = store, tokenizer, client
         self.prefix, self.alias = prefix, prefix
         self.embedder, self.min_similarity = embedder, min_similarity
-        store.conn.execute(_STATE)
+        # the SQLAlchemy (PostgreSQL) store keeps es_state in its schema and answers these itself
+        self.state = _SQLiteState(store) if isinstance(store, Store) else cast(IndexState, store)
 
     @classmethod
-    def from_url(cls, store: Store, tokenizer: Tokenizer, url: str, **kw: Any) -> ElasticsearchBackend:
+    def from_url(cls, store: StoreProtocol, tokenizer: Tokenizer, url: str, **kw: Any) -> ElasticsearchBackend:
         from elasticsearch import Elasticsearch
 
         client = Elasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=3)
@@ -126,29 +168,18 @@ class ElasticsearchBackend:
         return f"{self.prefix}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 1000:03d}"
 
     def pending(self) -> list[int]:
-        rows = self.store.conn.execute(
-            "SELECT r.rowid FROM records r LEFT JOIN es_state s ON s.rowid = r.rowid "
-            "WHERE s.rowid IS NULL OR s.content_hash != r.content_hash OR s.dict_version != ? ORDER BY r.rowid",
-            (self.tokenizer.version,),
-        ).fetchall()
-        return [int(r[0]) for r in rows]
+        return self.state.index_pending(self.tokenizer.version)
 
     def _documents(self, rowids: Sequence[int]) -> Iterator[tuple[int, str, dict[str, Any]]]:
         records = self.store.get_by_rowids(list(rowids))
-        hashes = dict(
-            self.store.conn.execute(
-                f"SELECT rowid, content_hash FROM records WHERE rowid IN ({','.join('?' * len(rowids))})", list(rowids)
-            ).fetchall()
-        )
+        hashes = self.state.content_hashes(rowids)
         texts = [f"{r.title}\n{r.text}" if r.title else r.text for r in records]
         words = self.tokenizer.words_many(texts)
         vectors = self.embedder.embed(texts, "passage") if self.embedder is not None else None
         grades = credit_grades(self.store, [r.customer_key for r in records])
         groups = duplicate_groups(self.store)  # a repeat of a repeat belongs to the first original
         leads = {rowid: int(groups[rowid]) if rowid < len(groups) else rowid for rowid in rowids}
-        wanted = sorted(set(leads.values()))
-        marks = ",".join("?" * len(wanted))
-        lead_ids = dict(self.store.conn.execute(f"SELECT rowid, id FROM records WHERE rowid IN ({marks})", wanted))
+        lead_ids = self.state.record_ids(sorted(set(leads.values())))
         proposed = in_proposal(self.store, [r.id for r in records])
         for i, (rowid, record) in enumerate(zip(rowids, records, strict=True)):
             doc: dict[str, Any] = {
@@ -186,10 +217,7 @@ class ElasticsearchBackend:
         ):
             result = item.get("index", {})
             (ok_ids.add(result.get("_id")) if ok else failures.append(f"{result.get('_id')}: {result.get('error')}"))
-        self.store.conn.executemany(
-            "INSERT OR REPLACE INTO es_state(rowid, content_hash, dict_version) VALUES (?, ?, ?)",
-            [(rowid, h, self.tokenizer.version) for rowid, h, doc in docs if doc["id"] in ok_ids],
-        )
+        self.state.mark_indexed([(rowid, h, self.tokenizer.version) for rowid, h, doc in docs if doc["id"] in ok_ids])
         if failures:
             raise SearchError(ErrorCode.E305, backend="elasticsearch", reason=f"{len(failures)} documents failed: {failures[:3]}")
         return len(ok_ids)
@@ -202,7 +230,7 @@ class ElasticsearchBackend:
         new = self._physical()
         self.client.indices.create(index=new)
         old = list(self.client.indices.get_alias(name=self.alias)) if self.client.indices.exists_alias(name=self.alias) else []
-        rowids = [int(r[0]) for r in self.store.conn.execute("SELECT rowid FROM records ORDER BY rowid")]
+        rowids = [rowid for rowid, _, _ in self.state.record_states()]
         done = 0
         for i in range(0, len(rowids), 2000):
             with self.store.transaction():
@@ -217,11 +245,11 @@ class ElasticsearchBackend:
         from elasticsearch.helpers import scan
 
         indexed = {h["_id"]: h["_source"]["content_hash"] for h in scan(self.client, index=self.alias, _source=["content_hash"])}
-        rows = self.store.conn.execute("SELECT rowid, id, content_hash FROM records").fetchall()
-        known = {r["id"] for r in rows}
+        rows = self.state.record_states()
+        known = {rid for _, rid, _ in rows}
         return {
-            "missing": [r["rowid"] for r in rows if r["id"] not in indexed],
-            "stale": [r["rowid"] for r in rows if r["id"] in indexed and indexed[r["id"]] != r["content_hash"]],
+            "missing": [rowid for rowid, rid, _ in rows if rid not in indexed],
+            "stale": [rowid for rowid, rid, h in rows if rid in indexed and indexed[rid] != h],
             "orphans": [hash(i) for i in indexed if i not in known],
         }
 

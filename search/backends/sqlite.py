@@ -28,6 +28,7 @@ from search.facet_index import FacetIndexCache
 from search.query import ParsedQuery, parse_query
 from search.result_cache import RankedResult, ResultCache
 from search.store import Store
+from search.stores import require_sqlite
 from search.vector_index import SHARED, VectorIndex, VectorIndexCache, log_rowids, sync
 
 __all__ = ["SQLiteSearchBackend"]
@@ -75,7 +76,7 @@ class SQLiteSearchBackend:
         vector_cache: VectorIndexCache | None = None,
         semantic_depth: int = SEMANTIC_DEPTH,
     ) -> None:
-        self.store = store
+        self.store = require_sqlite(store, "The embedded search index (SQLite FTS5)")  # its index lives in the SQLite file
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.min_similarity = min_similarity
