@@ -37,7 +37,7 @@ import numpy as np
 
 from search.store import Store
 
-__all__ = ["EXACT_MAX", "EXACT_SUBSET", "VectorIndex", "VectorIndexCache", "side_dir"]
+__all__ = ["EXACT_MAX", "EXACT_SUBSET", "VectorIndex", "VectorIndexCache", "locked", "side_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +94,14 @@ class VectorIndex:
     _pos: np.ndarray | None = None
     _members: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (group keys, starts, matrix rows by group)
     _exact: np.ndarray | None = None  # float32 copy for exact search of small stores
+    _size: int | None = None
 
     @property
     def size(self) -> int:
-        return int((self.rowids >= 0).sum())
+        """Live vectors (counted once: an index's rowids never change after it is made)."""
+        if self._size is None:
+            self._size = int((self.rowids >= 0).sum())
+        return self._size
 
     @property
     def dim(self) -> int:
@@ -250,7 +254,7 @@ def _top(keys: np.ndarray, sims: np.ndarray, k: int, floor: float) -> tuple[np.n
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def locked(directory: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / "lock", "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -272,6 +276,7 @@ def _load(directory: Path, state: dict[str, Any], *, writable: bool = False) -> 
     try:
         rowids = np.load(directory / state["rowids"])
         matrix = np.load(directory / state["matrix"], mmap_mode=None if writable else "r")
+        matrix = np.asarray(matrix)  # a plain ndarray over the mapping: np.memmap slices cost a subclass view each
         hnsw, group = None, None
         if state.get("hnsw"):
             from usearch.index import Index
@@ -467,7 +472,7 @@ def sync(store: Store, model: str, *, rebuild: bool = False) -> VectorIndex:
 
     Inside an open transaction nothing is written (the files only ever hold committed vectors)."""
     directory = side_dir(store.path)
-    with _locked(directory):
+    with locked(directory):
         state = None if rebuild else _read_state(directory)
         current = vector_seq(store)
         usable = state is not None and state.get("model") == model and int(state.get("seq", -1)) <= current

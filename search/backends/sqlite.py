@@ -25,6 +25,8 @@ from search.backends.cursor import decode_cursor, encode_cursor
 from search.collapse import collapse, duplicate_groups
 from search.derived import has_table
 from search.facet_index import FacetIndexCache
+from search.keyword_index import SHARED as SHARED_KEYWORDS
+from search.keyword_index import Chunk, KeywordIndex, KeywordIndexCache, KeywordQuery, fts_tokens, log_keyword_rowids
 from search.query import ParsedQuery, parse_query
 from search.result_cache import RankedResult, ResultCache
 from search.store import Store
@@ -74,6 +76,7 @@ class SQLiteSearchBackend:
         facet_cache: FacetIndexCache | None = None,
         result_cache: ResultCache | None = None,
         vector_cache: VectorIndexCache | None = None,
+        keyword_cache: KeywordIndexCache | None = None,
         semantic_depth: int = SEMANTIC_DEPTH,
     ) -> None:
         self.store = require_sqlite(store, "The embedded search index (SQLite FTS5)")  # its index lives in the SQLite file
@@ -83,6 +86,7 @@ class SQLiteSearchBackend:
         self.facet_cache = facet_cache
         self.result_cache = result_cache
         self.vector_cache = vector_cache if vector_cache is not None else SHARED
+        self.keyword_cache = keyword_cache if keyword_cache is not None else SHARED_KEYWORDS
         self.semantic_depth = semantic_depth
         self._migrate()
         store.conn.executescript(_SCHEMA)
@@ -125,6 +129,7 @@ class SQLiteSearchBackend:
             [(r["rowid"], r["content_hash"], self.tokenizer.version, key) for r, key in zip(rows, keys, strict=True)],
         )
         log_rowids(self.store, [int(r["rowid"]) for r in rows])  # the vector side files pick these up
+        log_keyword_rowids(self.store, [int(r["rowid"]) for r in rows])  # and the keyword side files
         self.store.set_meta("index_dictionary_version", self.tokenizer.version)
         return len(rows)
 
@@ -156,6 +161,7 @@ class SQLiteSearchBackend:
             self.store.conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(i,) for i in found["orphans"]])
             self.store.conn.executemany("DELETE FROM search_state WHERE rowid = ?", [(i,) for i in found["orphans"]])
             log_rowids(self.store, found["orphans"])
+            log_keyword_rowids(self.store, found["orphans"])
             todo = found["missing"] + found["stale"]
             for i in range(0, len(todo), 1000):
                 self.index(todo[i : i + 1000])
@@ -167,15 +173,17 @@ class SQLiteSearchBackend:
             self.store.conn.execute("DELETE FROM search_fts")
             self.store.conn.execute("DELETE FROM search_state")
         done = self.repair()["missing"]
+        self.keyword_cache.drop(self.store, rebuild=True)  # the keyword side files from scratch too
         if self.embedder is not None:  # the vector side files (and HNSW graph) from scratch
             self.vector_cache.drop(self.store)
             sync(self.store, self.embedder.name, rebuild=True)
         return done
 
     def sync_vectors(self) -> None:
-        """Bring the vector side files up to date now (after indexing), not at the first search."""
+        """Bring the vector and keyword side files up to date now (after indexing), not at the first search."""
         if self.embedder is not None:
             self.vector_cache.get(self.store, self.embedder.name)
+        self.keyword_cache.get(self.store)
 
     def _embed(self, texts: list[str]) -> list[str | None]:
         """Embed (through the store's cache) and return each text's vector key."""
@@ -441,6 +449,10 @@ class SQLiteSearchBackend:
         usable, mask = self._facet_mask(request, parsed)
         if mode == "hybrid" and match and not by_time and usable:
             return self._hybrid_in_memory(parsed, request, match, terms, exclude, mask)
+        if mode == "keyword" and match and not by_time and usable and self._keywords() is not None:
+            found = self._keyword_mode_in_memory(parsed, request, match, terms, exclude, mask)
+            if found is not None:
+                return found
         total = self._materialise(*self._matched_sql(match, exclude, where, params, by_time=by_time))
         if total == 0 and match and len(terms) > 1:
             relaxed = True
@@ -482,6 +494,51 @@ class SQLiteSearchBackend:
             return False, None
         return True, index.mask(filters)
 
+    def _keyword_query(self, parsed: ParsedQuery, relaxed: bool) -> KeywordQuery | None:
+        """The query for the numpy keyword index, built as ``_match_expression`` builds FTS5's; None when
+        it needs exact adjacency (a quoted phrase, an exclusion of several tokens): FTS5 answers those."""
+        if parsed.phrases:
+            return None
+        excludes = []
+        for text in parsed.excludes:
+            pieces = [p for w in self.tokenizer.words(text) for p in fts_tokens(w)]
+            if len(pieces) > 1:
+                return None
+            excludes += pieces
+        alternatives = []
+        for alt in parsed.alternatives:
+            chunks = []
+            for chunk in alt:
+                tokens = list(dict.fromkeys(self._terms(chunk)))
+                words = [pieces for pieces in map(fts_tokens, tokens) if pieces]
+                if words:
+                    grams = bigrams(chunk)
+                    chunks.append(Chunk(words, list(dict.fromkeys(fts_tokens(grams))) if grams and len(grams) <= 200 else []))
+            if chunks:
+                alternatives.append(chunks)
+        return KeywordQuery(alternatives, relaxed, excludes) if alternatives else None
+
+    def _keywords(self) -> KeywordIndex | None:
+        """The numpy keyword index (large stores only; None: FTS5 answers alone)."""
+        return self.keyword_cache.get(self.store)
+
+    def _ranked_keywords(
+        self, parsed: ParsedQuery, relaxed: bool, match: str, exclude: str | None, mask: np.ndarray | None, top: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every keyword match (rowids, bm25 scores) best first, within the mask (only the best ``top`` when
+        given): from the numpy index when there is one and it can answer the query, else from FTS5."""
+        index = self._keywords()
+        query = self._keyword_query(parsed, relaxed) if index is not None else None
+        if index is None or query is None:
+            ids, scores = self._keyword_in_memory(match, exclude, mask)
+            return (ids[:top], scores[:top]) if top is not None else (ids, scores)
+        ids, scores = index.evaluate(query, mask)
+        if top is not None and len(ids) > top:  # a partial sort: the fallback needs only the head
+            head = np.argpartition(-scores, top - 1)[:top]
+            ids, scores = ids[head], scores[head]
+        order = np.lexsort((ids, -scores))
+        return ids[order], scores[order]
+
     def _keyword_in_memory(self, match: str, exclude: str | None, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Every full-text match (rowids, BM25 scores) best first, filtered by the mask in numpy: no join
         with the records table, no temporary table."""
@@ -505,18 +562,33 @@ class SQLiteSearchBackend:
     ) -> RankedResult:
         """Hybrid with filters the facet index answers: keyword ranking and fusion in numpy."""
         relaxed = False
-        keyword, _ = self._keyword_in_memory(match, exclude, mask)
+        keyword, _ = self._ranked_keywords(parsed, False, match, exclude, mask)
         if len(terms) > 1 and len(keyword) < self.semantic_depth:
             any_match, any_terms = self._match_expression(parsed, relaxed=True)
-            if any_match:
-                more, _ = self._keyword_in_memory(any_match, exclude, mask)
-                if not len(keyword):  # no record holds every term: any-term matching, as in keyword mode
-                    relaxed, terms, keyword = True, any_terms, more
-                else:  # few do: the best any-term matches follow them, so fusion has candidates
-                    more = more[~np.isin(more, keyword)][: self.semantic_depth]
-                    keyword = np.concatenate([keyword, more])
+            if any_match and not len(keyword):  # no record holds every term: any-term matching, as in keyword mode
+                relaxed, terms = True, any_terms
+                keyword, _ = self._ranked_keywords(parsed, True, any_match, exclude, mask)
+            elif any_match:  # few do: the best any-term matches follow them, so fusion has candidates
+                more, _ = self._ranked_keywords(parsed, True, any_match, exclude, mask, top=len(keyword) + self.semantic_depth)
+                more = more[~np.isin(more, keyword)][: self.semantic_depth]
+                keyword = np.concatenate([keyword, more])
         sem_ids, _ = self._semantic(request.query, mask)
         rowids, scores = self._fused([keyword, sem_ids])
+        return self._result(rowids, scores, request, relaxed, terms)
+
+    def _keyword_mode_in_memory(
+        self, parsed: ParsedQuery, request: SearchRequest, match: str, terms: list[str], exclude: str | None, mask: np.ndarray | None
+    ) -> RankedResult | None:
+        """Keyword mode from the numpy index (None when the query needs FTS5): every term, else any term."""
+        if self._keyword_query(parsed, False) is None:
+            return None
+        relaxed = False
+        rowids, scores = self._ranked_keywords(parsed, False, match, exclude, mask)
+        if not len(rowids) and len(terms) > 1:
+            any_match, any_terms = self._match_expression(parsed, relaxed=True)
+            if any_match:
+                relaxed, terms = True, any_terms
+                rowids, scores = self._ranked_keywords(parsed, True, any_match, exclude, mask)
         return self._result(rowids, scores, request, relaxed, terms)
 
     def _allowed(

@@ -24,6 +24,8 @@ from insights.demand.tables import ensure_tables as demand_tables
 from search.backends.base import SearchRequest
 from search.backends.es_query import filter_clauses, search_body, text_query
 from search.backends.sqlite import SQLiteSearchBackend
+from search.facet_index import FacetIndexCache
+from search.keyword_index import KeywordIndexCache
 from search.query import parse_query
 from search.store import Store
 
@@ -47,6 +49,9 @@ def _backend(kind: str, store: Store, components: Components) -> Iterator[Any]:
     if kind == "sqlite":
         yield SQLiteSearchBackend(store, components.tokenizer)
         return
+    if kind == "sqlite-postings":  # facets from memory, keywords from the numpy postings (as above 200,000 records)
+        yield SQLiteSearchBackend(store, components.tokenizer, facet_cache=FacetIndexCache(), keyword_cache=KeywordIndexCache(min_docs=0))
+        return
     url = os.environ.get("ES_URL")
     if not url:
         pytest.skip("ES_URL is not set: no Elasticsearch server to run the contract against (none can run on these machines)")
@@ -64,7 +69,7 @@ def _backend(kind: str, store: Store, components: Components) -> Iterator[Any]:
         store.conn.execute("DELETE FROM es_state")
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch"])
+@pytest.fixture(params=["sqlite", "sqlite-postings", "elasticsearch"])
 def backend(request: pytest.FixtureRequest, demo_store: Store, components: Components) -> Iterator[Any]:
     with _backend(request.param, demo_store, components) as found:
         yield found
@@ -78,7 +83,7 @@ class Derived:
     records: int
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch"])
+@pytest.fixture(params=["sqlite", "sqlite-postings", "elasticsearch"])
 def derived(request: pytest.FixtureRequest, demo_store_path: Path, tmp_path: Path, components: Components) -> Iterator[Derived]:
     """A copy of the demo store with credit grades for its customers and two demand clusters, one with a proposal."""
     path = tmp_path / "derived.db"
