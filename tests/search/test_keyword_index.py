@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.pipeline import Components
@@ -139,3 +139,11 @@ def test_tokens_are_cut_as_fts5_unicode61_cuts_them(text: str) -> None:
     conn.execute("INSERT INTO t(x) VALUES (?)", (text,))
     expected = [r[0] for r in conn.execute("SELECT term FROM v ORDER BY offset")]
     assert fts_tokens(text) == expected
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=200), mode=st.sampled_from(["keyword", "hybrid"]))
+def test_any_string_gets_an_answer_from_the_postings(text: str, mode: str, store: Store, components: Components) -> None:
+    _, numpy = _backends(store, components)
+    response = numpy.search(SearchRequest(query=text, mode=mode, filters=[("source", "tickets")], facets=("intent",), limit=5))
+    assert response.total >= len(response.hits) and sum(response.facets["intent"].values()) >= 0
