@@ -20,6 +20,16 @@ messages and replies, call transcripts, the mobile FAQ). It scores somewhat high
 holds the evaluation texts), but that data's README forbids committing models built from it,
 so a ``shared`` build is for local use. The same inputs give the same arrays: the unit order
 is fixed, the teacher is deterministic and the PCA is a full SVD.
+
+The sparse lexical channel (``lexicon.npy``) comes from the same counts: each corpus word's
+32-bit key and inverse frequency ``ln((N + 1) / (count + 1))``. Why it exists: a mean of static
+vectors loses which words a text holds, and question -> answer retrieval (the mobile FAQ) lives
+on exactly that; a dense "identity" code for every word needs hundreds of dimensions before its
+noise (about 1/sqrt(dims) per word pair) falls below the signal, while a sparse vector has none.
+Its weight in the fused score, ``lambda``, is fixed by the build without any evaluation data:
+on texts sampled word by word from the corpus counts (unrelated texts), it is the ratio of the
+spread of dense cosines to the spread of sparse cosines, so each channel moves an unrelated
+pair's fused score by as much as the other.
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ import numpy as np
 
 from nlp.dictionary import TelecomDictionary
 from nlp.embedders.base import Embedder
-from nlp.embedders.static import UnitMap
+from nlp.embedders.static import LEXICON_DTYPE, LEXICON_FILE, SPARSE_COLUMNS, Lexicon, UnitMap, word_key
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, NLPError
 
@@ -79,6 +89,8 @@ _SHARED_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cmcc34_fewshot/train_new_5shot.csv", ("word_mf2",)),
 )
 _SHARED_JSON = "mobilecs/futuredial2024_qa.json"
+_LAMBDA_TEXTS = 400  # sampled texts for the sparse channel's weight: 79,800 pairs
+_LAMBDA_WORDS = (5, 150)  # their lengths in words, drawn uniformly: a short post to a long ticket
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,7 @@ class VocabPlan:
     corpus_words: int
     corpus_source: str
     corpus_description: str
+    word_counts: Counter[str] = field(default_factory=Counter)  # per corpus word: the sparse channel's frequencies
 
 
 @dataclass
@@ -305,6 +318,7 @@ def plan_vocabulary(
         corpus_words=len(counts),
         corpus_source=key,
         corpus_description=source[key],
+        word_counts=counts,
     )
 
 
@@ -334,6 +348,68 @@ def _pca(vectors: np.ndarray, dims: int, seed: int) -> tuple[np.ndarray, float]:
 def _sif(counts: np.ndarray, a: float) -> np.ndarray:
     total = max(int(counts.sum()), 1)
     return (a / (a + counts / total)).astype(np.float32)
+
+
+def _lexicon(word_counts: Counter[str], total: int) -> np.ndarray:
+    """Every corpus word's key and inverse frequency, sorted by key; of two words on one key, the more frequent."""
+    words = sorted(word_counts)
+    keys = np.array([word_key(w) for w in words], dtype=np.uint32)
+    counts = np.array([word_counts[w] for w in words], dtype=np.int64)
+    order = np.lexsort((-counts, keys))  # by key, then the larger count first
+    keys, counts = keys[order], counts[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    table = np.zeros(int(first.sum()), dtype=LEXICON_DTYPE)
+    table["key"] = keys[first]
+    table["idf"] = np.log((total + 1) / (counts[first] + 1.0))
+    return table
+
+
+def _default_idf(total: int) -> float:
+    return float(np.log(total + 1.0))
+
+
+def _lexical_weight(plan: VocabPlan, vectors: np.ndarray, weights: np.ndarray, lexicon: Lexicon) -> tuple[float, dict[str, float]]:
+    """lambda = spread of dense cosines / spread of sparse cosines over unrelated texts sampled from the corpus counts.
+
+    ``vectors`` are the float16 rows as shipped, so the dense side is the runtime's. Seeded by
+    the build's seed: the same inputs give the same lambda.
+    """
+    from scipy.sparse import csr_matrix
+
+    words = sorted(plan.word_counts, key=lambda w: (-plan.word_counts[w], w))
+    freq = np.array([plan.word_counts[w] for w in words], dtype=np.float64)
+    if not words:
+        return 1.0, {}
+    cdf = np.cumsum(freq) / freq.sum()
+    rng = np.random.default_rng(plan.options.seed)
+    mapper = UnitMap(plan.units, plan.scores)
+    table = vectors.astype(np.float32) * weights[:, None]
+    dense = np.zeros((_LAMBDA_TEXTS, table.shape[1]), dtype=np.float32)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for i in range(_LAMBDA_TEXTS):
+        length = int(rng.integers(*_LAMBDA_WORDS))
+        picks = np.minimum(np.searchsorted(cdf, rng.random(length), side="right"), len(words) - 1)
+        for word in (words[j] for j in picks.tolist()):
+            ids = mapper.ids(word)
+            if ids:
+                dense[i] += table[list(ids)].sum(axis=0)
+            key = word_key(word)
+            rows.append(i)
+            cols.append(key % SPARSE_COLUMNS)
+            vals.append(lexicon.weight(key))
+    dense /= np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
+    sparse = csr_matrix((vals, (rows, cols)), shape=(_LAMBDA_TEXTS, SPARSE_COLUMNS), dtype=np.float64)
+    sparse.sum_duplicates()
+    norms = np.sqrt(np.asarray(sparse.multiply(sparse).sum(axis=1)).ravel())
+    sparse = csr_matrix(sparse.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]))
+    upper = np.triu_indices(_LAMBDA_TEXTS, 1)
+    dense_sd = float((dense @ dense.T)[upper].std())
+    sparse_sd = float((sparse @ sparse.T).toarray()[upper].std())
+    lam = round(dense_sd / sparse_sd, 2) if sparse_sd > 0 and dense_sd > 0 else 1.0
+    return lam, {"dense_cosine_sd": round(dense_sd, 4), "sparse_cosine_sd": round(sparse_sd, 4)}
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -371,9 +447,24 @@ def distil(
     raw = _teacher_vectors(teacher, plan.units, plan.options.batch, on_progress)
     teacher_seconds = time.perf_counter() - started
     reduced, explained = _pca(raw, plan.options.dims, plan.options.seed)
+    vectors, weights = reduced.astype(np.float16), _sif(plan.counts, plan.options.sif_a)
+    lexicon_table = _lexicon(plan.word_counts, plan.corpus_tokens)
+    default_idf = _default_idf(plan.corpus_tokens)
+    lam, spreads = _lexical_weight(plan, vectors, weights, Lexicon(lexicon_table, default_idf))
+    sparse = {
+        "scheme": "count x ln((N+1)/(count+1)) per word, L2-normalised; words hashed (blake2b, 32 bits)",
+        "columns": SPARSE_COLUMNS,
+        "words": len(lexicon_table),
+        "default_idf": round(default_idf, 6),
+        "lambda": lam,
+        "lambda_rule": f"sd(dense cos) / sd(sparse cos) over {_LAMBDA_TEXTS} texts of {_LAMBDA_WORDS[0]}-{_LAMBDA_WORDS[1] - 1} "
+        "words sampled from the corpus counts (seeded)",
+        **spreads,
+    }
     files = {
-        "vectors.npy": _npy_bytes(reduced.astype(np.float16)),
-        "weights.npy": _npy_bytes(_sif(plan.counts, plan.options.sif_a)),
+        "vectors.npy": _npy_bytes(vectors),
+        "weights.npy": _npy_bytes(weights),
+        LEXICON_FILE: _npy_bytes(lexicon_table),
         "vocab.json": _json_bytes({"kind": plan.options.vocab, "tokens": plan.units, "scores": plan.scores}),
         "dictionary.json": _json_bytes(
             {"name": plan.dictionary.name, "terms": list(plan.dictionary.terms), "synonyms": dict(plan.dictionary.synonyms)}
@@ -383,6 +474,7 @@ def distil(
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name])
     meta = _meta(plan, reduced.shape[1], explained, digest.hexdigest(), teacher)
+    meta["sparse"] = sparse
     files["meta.json"] = _json_bytes(meta)
     _write(out, files)
     name = f"static-{plan.options.vocab}-v{FORMAT_VERSION}-{meta['content_hash'][:12]}"

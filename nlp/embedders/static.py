@@ -7,14 +7,25 @@ unit ids (the word itself, else its characters; or the teacher's sub-word pieces
 ``subwords`` artefact), and the text's vector is the weighted sum of those rows, L2-normalised.
 There is no network to run, so it embeds thousands of texts per second on a CPU.
 
+Beside the dense vector, ``embed_sparse`` gives a text's sparse lexical vector (BGE-M3's
+"lexical weights", without a learnt head): every content word, hashed, weighted by term count
+times its inverse frequency in the build's corpus (jieba's dictionary for the bundled artefact),
+L2-normalised. ``similarity`` fuses the two, ``dense cosine + lexical_weight * sparse cosine``.
+The sparse channel keeps what a mean of static vectors loses, the identity of the words (a
+question and the answer that repeats its rare words); the dense vector is unchanged by it, so an
+HNSW index over the dense vectors is unaffected.
+
 Artefact layout (one directory): ``vectors.npy`` (float16, units x dims), ``weights.npy``
 (float32, one SIF weight per unit), ``vocab.json`` (the units, and the teacher's piece scores
 for ``subwords``), ``dictionary.json`` (the tokenizer's telecom dictionary), ``meta.json``
-(teacher, sources, settings, build date, content hash).
+(teacher, sources, settings, build date, content hash), and ``lexicon.npy`` (each corpus word's
+32-bit key and inverse frequency, for the sparse channel; artefacts built before it lack it and
+embed dense only).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -29,7 +40,18 @@ import numpy as np
 from nlp.embedders.base import Kind
 from radar.errors import ErrorCode, NLPError
 
-__all__ = ["ARTEFACT_FILES", "StaticEmbedder", "UnitMap", "bundled_path", "read_meta"]
+__all__ = [
+    "ARTEFACT_FILES",
+    "LEXICON_DTYPE",
+    "LEXICON_FILE",
+    "SPARSE_COLUMNS",
+    "Lexicon",
+    "StaticEmbedder",
+    "UnitMap",
+    "bundled_path",
+    "read_meta",
+    "word_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +59,38 @@ ARTEFACT_FILES = ("vectors.npy", "weights.npy", "vocab.json", "dictionary.json",
 _WORD_CACHE = 500_000  # words -> unit ids; a corpus has far fewer distinct words than this
 _EXTRA_ROWS = 50_000  # rows for tokens of several units: 50 MB at 256 dimensions
 _INDEX_LIMIT = 1_000_000  # distinct raw tokens remembered
+LEXICON_FILE = "lexicon.npy"  # optional: artefacts built before the sparse channel lack it
+LEXICON_DTYPE = np.dtype([("key", "<u4"), ("idf", "<f4")])
+# The sparse vectors' width: a word's column is its key modulo 2**20 (sklearn's HashingVectorizer
+# default). A product of two such matrices transposes one, whose index array grows with the
+# width: 2**20 costs 4 MB, the full 2**32 keys would cost 32 GB. Two different words of a
+# question and an answer share a column with probability about 1e-6 per word pair.
+SPARSE_COLUMNS = 1 << 20
+
+
+def word_key(word: str) -> int:
+    """A word's 32-bit key: blake2b, stable across processes and machines (unlike ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=4).digest(), "little")
+
+
+class Lexicon:
+    """Word key -> inverse frequency ``ln((N + 1) / (count + 1))``; a word the corpus never had gets ``ln(N + 1)``.
+
+    Keys are sorted, so a look-up is a binary search (no dict of 350,000 words in memory). Two
+    corpus words sharing a 32-bit key (about 14 pairs among jieba's 349,000 words) share one
+    weight, the more frequent word's (the build keeps the larger count).
+    """
+
+    def __init__(self, table: np.ndarray, default_idf: float) -> None:
+        self.keys = np.ascontiguousarray(table["key"], dtype=np.uint32)
+        self.idf = np.ascontiguousarray(table["idf"], dtype=np.float32)
+        self.default_idf = float(default_idf)
+        if len(self.keys) > 1 and not bool(np.all(self.keys[1:] > self.keys[:-1])):
+            raise ValueError("lexicon keys must be sorted and distinct")
+
+    def weight(self, key: int) -> float:
+        i = int(np.searchsorted(self.keys, key))
+        return float(self.idf[i]) if i < len(self.keys) and int(self.keys[i]) == key else self.default_idf
 
 
 def bundled_path() -> Path:
@@ -117,7 +171,8 @@ class StaticEmbedder:
     ``name`` carries the artefact's kind, format version and content hash, so the store's
     embedding cache never mixes two artefacts. Query and passage get the same vector (the
     tables hold no prefix). A text with no known unit (empty, emoji only) gets a zero row:
-    it is similar to nothing.
+    it is similar to nothing. ``embed_sparse`` and ``similarity`` add the lexical channel
+    (``has_sparse`` says whether the artefact holds one).
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -127,6 +182,16 @@ class StaticEmbedder:
         self.name = f"static-{self.meta['vocab']['kind']}-v{self.meta['version']}-{self.meta['content_hash'][:12]}"
         self._rows: _TokenRows | None = None
         self._tokenizer: Any = None
+        self._lexical: _LexicalSlots | None = None
+
+    @property
+    def has_sparse(self) -> bool:
+        return "sparse" in self.meta and (self.path / LEXICON_FILE).is_file()
+
+    @property
+    def lexical_weight(self) -> float:
+        """The sparse cosine's weight in ``similarity`` (meta.json's ``sparse.lambda``, set by the build)."""
+        return float(self.meta["sparse"]["lambda"]) if "sparse" in self.meta else 0.0
 
     def warm_up(self) -> None:
         if self._rows is not None:
@@ -162,6 +227,53 @@ class StaticEmbedder:
         kept = slots >= 0
         lengths = np.bincount(owner[kept], minlength=len(items))
         return _normalise(_segment_sums(self._rows.matrix, slots[kept], lengths))
+
+    def embed_sparse(self, texts: Sequence[str], kind: Kind = "passage") -> Any:
+        """Sparse lexical rows (a scipy CSR matrix, texts x ``SPARSE_COLUMNS``, float32, L2-normalised).
+
+        Each content word of a text adds its inverse frequency to its hashed column (so a column
+        holds count x idf); words outside the corpus count as the rarest. Query and passage are
+        alike. E206 when the artefact has no lexicon.
+        """
+        from scipy.sparse import csr_matrix
+
+        if self._lexical is None:
+            self._warm_up_sparse()
+        assert self._lexical is not None
+        items = list(texts)
+        if not items:
+            return csr_matrix((0, SPARSE_COLUMNS), dtype=np.float32)
+        slots = self._lexical.slots(self._tokenizer.cut_joined(items))
+        separators = slots == _SEPARATOR
+        if int(separators.sum()) != len(items) - 1:  # pragma: no cover - a separator jieba-rs merged: cut one by one
+            from scipy.sparse import vstack
+
+            return vstack([self.embed_sparse([text]) for text in items], format="csr")
+        owner = np.cumsum(separators)
+        kept = slots >= 0
+        ids = slots[kept]
+        # duplicate (text, column) entries are summed by the constructor: term count x idf
+        counts = csr_matrix(
+            (self._lexical.weights[ids], (owner[kept], self._lexical.columns[ids])), shape=(len(items), SPARSE_COLUMNS), dtype=np.float32
+        )
+        counts.sum_duplicates()
+        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1), dtype=np.float64).ravel())
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        counts.data *= np.repeat(scale, np.diff(counts.indptr)).astype(np.float32)
+        return counts
+
+    def similarity(self, dense_a: np.ndarray, sparse_a: Any, dense_b: np.ndarray, sparse_b: Any) -> np.ndarray:
+        """Fused scores, rows of a by rows of b: ``dense cosine + lexical_weight * sparse cosine``."""
+        return np.asarray(dense_a @ dense_b.T + self.lexical_weight * (sparse_a @ sparse_b.T).toarray(), dtype=np.float32)
+
+    def _warm_up_sparse(self) -> None:
+        if not self.has_sparse:
+            raise NLPError(ErrorCode.E206, path=self.path / LEXICON_FILE)
+        self.warm_up()
+        table = np.load(self.path / LEXICON_FILE)
+        if table.dtype != LEXICON_DTYPE:
+            raise NLPError(ErrorCode.E206, path=self.path / LEXICON_FILE)
+        self._lexical = _LexicalSlots(Lexicon(table, self.meta["sparse"]["default_idf"]), self._tokenizer.word_of)
 
 
 _SEPARATOR = -1  # the token between two texts
@@ -227,6 +339,52 @@ class _TokenRows:
             grown[: self._size] = self.matrix[: self._size]
             self.matrix = grown
         self.matrix[self._size] = self.matrix[list(ids)].sum(axis=0)
+        self._size += 1
+        return self._size - 1
+
+
+class _LexicalSlots:
+    """Raw token -> a slot holding its word's sparse column and weight, one dict look-up per token.
+
+    Like ``_TokenRows``: the slot arrays grow as new tokens arrive and are dropped (and rebuilt
+    as tokens recur) when ``_INDEX_LIMIT`` distinct tokens have been seen.
+    """
+
+    def __init__(self, lexicon: Lexicon, word_of: Any) -> None:
+        self._lexicon = lexicon
+        self._word_of = word_of
+        self.columns = np.zeros(4096, dtype=np.int64)
+        self.weights = np.zeros(4096, dtype=np.float32)
+        self._size = 0
+        self._index: dict[str, int] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._index.clear()
+        self._index["\n"] = _SEPARATOR
+        self._size = 0
+
+    def slots(self, tokens: list[str]) -> np.ndarray:
+        if len(self._index) > _INDEX_LIMIT:
+            self._reset()
+        out = np.fromiter(map(self._index.get, tokens, repeat(_MISSING)), dtype=np.int64, count=len(tokens))
+        for i in np.flatnonzero(out == _MISSING).tolist():
+            slot = self._index.get(tokens[i], _MISSING)  # an earlier miss of this batch may have added it
+            out[i] = slot if slot != _MISSING else self._add(tokens[i])
+        return out
+
+    def _add(self, token: str) -> int:
+        word = self._word_of(token)
+        if not word:
+            self._index[token] = _NOTHING
+            return _NOTHING
+        if self._size == len(self.columns):
+            self.columns = np.concatenate([self.columns, np.zeros_like(self.columns)])
+            self.weights = np.concatenate([self.weights, np.zeros_like(self.weights)])
+        key = word_key(word)
+        self.columns[self._size] = key % SPARSE_COLUMNS
+        self.weights[self._size] = self._lexicon.weight(key)
+        self._index[token] = self._size
         self._size += 1
         return self._size - 1
 

