@@ -17,6 +17,11 @@ Quality (each for the teacher, each student, and the student/teacher ratio):
   (iv)  TipDM hotspot: among posts whose 留言主题 is shared with another post, the share whose
         nearest neighbour by 留言详情 (itself and exact-duplicate texts excluded) has the same title;
         the pool is those 221 posts plus 379 other posts (seed 0).
+A student whose artefact has the sparse lexical channel (``StaticEmbedder.has_sparse``) is also
+scored on (iii) and (iv) by its fused similarity, dense cosine + lambda x sparse cosine (lambda
+from its meta.json, fixed at build time); those rows are labelled "dense + sparse" and compare
+with the teacher's dense figure (the teacher has no sparse channel). The dense rows stay the
+dense vectors alone, which is what an HNSW index over them serves.
 The teacher sees the first 256 characters of each text (the product's RADAR_EMBED_MAX_CHARS); the
 students read whole texts. Teacher embeddings are cached under /tmp/radar-bench-embed/ so reruns
 are quick.
@@ -85,11 +90,12 @@ def _speed_texts(n: int) -> tuple[list[str], list[str]]:
     return short, long
 
 
-def _rate(embedder: Embedder, texts: list[str], batch: int) -> float:
-    embedder.embed(texts[:2])  # warm
+def _rate(embedder: Embedder, texts: list[str], batch: int, sparse: bool = False) -> float:
+    embed = embedder.embed_sparse if sparse else embedder.embed  # type: ignore[attr-defined]
+    embed(texts[:2])  # warm
     started = time.perf_counter()
     for i in range(0, len(texts), batch):
-        embedder.embed(texts[i : i + batch])
+        embed(texts[i : i + batch])
     return len(texts) / (time.perf_counter() - started)
 
 
@@ -103,6 +109,8 @@ def _speed_child(spec: str, n: int) -> dict[str, Any]:
     for label, distinct in zip(("15", "140"), _speed_texts(n * reps), strict=True):
         texts = (distinct * reps)[: n * reps]  # distinct texts where the data has enough, cycled where not
         rates[label] = [_rate(embedder, texts[: 32 * reps] if b == 1 else texts, b) for b in (1, 32, 256)]
+        if _fused(embedder):  # the sparse channel alone, for a student that has one (rows "15 sp", "140 sp")
+            rates[f"{label} sp"] = [_rate(embedder, texts[: 32 * reps] if b == 1 else texts, b, sparse=True) for b in (1, 32, 256)]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"name": embedder.name, "rates": rates, "rss_mb": rss_mb}
 
@@ -118,12 +126,14 @@ def speed(specs: list[str], n: int) -> dict[str, dict[str, Any]]:
 def print_speed(results: dict[str, dict[str, Any]], n: int) -> None:
     print(f"\ndocs/s on {n} short (15 chars) and {n} ticket-length (140 chars) real reviews")
     print(f"(the students get {16 * n} texts, distinct where the data has that many; peak RSS: a process running only that embedder)")
+    print('("15 sp", "140 sp": the sparse lexical channel alone, embed_sparse, for a student that has one)')
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores (other jobs share them)")
     print(f"{'embedder':44} {'length':>6} {'batch 1':>9} {'batch 32':>9} {'batch 256':>10} {'x teacher@256':>14} {'peak RSS':>9}")
     teacher = results.get(TEACHER)
     for spec, res in results.items():
         for label, rates in res["rates"].items():
-            ratio = rates[2] / teacher["rates"][label][2] if teacher else float("nan")
+            base = teacher["rates"].get(label.removesuffix(" sp")) if teacher else None
+            ratio = rates[2] / base[2] if base else float("nan")
             print(
                 f"{_short(spec, res['name']):44} {label:>6} {rates[0]:>9.1f} {rates[1]:>9.1f} {rates[2]:>10.1f} {ratio:>13.0f}x"
                 f" {res['rss_mb']:>7.0f}MB"
@@ -188,11 +198,23 @@ def shopping(embedder: Embedder) -> float:
     return float(f1_score([r["cat"] for r in test], predicted, average="macro"))
 
 
-def faq_recall(embedder: Embedder, k: int = 5) -> float:
+def _fused(embedder: Embedder) -> bool:
+    return bool(getattr(embedder, "has_sparse", False))
+
+
+def _scores(embedder: Embedder, a: list[str], b: list[str], kind_a: str, kind_b: str, fused: bool) -> np.ndarray:
+    """Similarities of a's rows to b's: dense cosines, or the student's fused dense + lambda x sparse."""
+    dense_a, dense_b = _embed(embedder, a, kind_a), _embed(embedder, b, kind_b)
+    if not fused:
+        return np.asarray(dense_a @ dense_b.T)
+    sparse_a, sparse_b = embedder.embed_sparse(a, kind_a), embedder.embed_sparse(b, kind_b)  # type: ignore[attr-defined]
+    return np.asarray(embedder.similarity(dense_a, sparse_a, dense_b, sparse_b))  # type: ignore[attr-defined]
+
+
+def faq_recall(embedder: Embedder, k: int = 5, fused: bool = False) -> float:
     pairs = list(json.loads((_data() / "mobilecs/futuredial2024_qa.json").read_text(encoding="utf-8")).items())
-    questions = _embed(embedder, [q for q, _ in pairs], "query")
-    answers = _embed(embedder, [a for _, a in pairs], "passage")
-    top = np.argsort(-(questions @ answers.T), axis=1, kind="stable")[:, :k]
+    scores = _scores(embedder, [q for q, _ in pairs], [a for _, a in pairs], "query", "passage", fused)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return float(np.mean([i in top[i] for i in range(len(pairs))]))
 
 
@@ -204,12 +226,11 @@ def hotspot_pool() -> list[dict[str, str]]:
     return grouped + random.Random(0).sample(others, POOL - len(grouped))
 
 
-def hotspot(embedder: Embedder) -> float:
+def hotspot(embedder: Embedder, fused: bool = False) -> float:
     pool = hotspot_pool()
     texts = [r["留言详情"] for r in pool]
     titles = [r["留言主题"] for r in pool]
-    vectors = _embed(embedder, texts)
-    sims = vectors @ vectors.T
+    sims = _scores(embedder, texts, texts, "passage", "passage", fused)
     same_text = np.array([[a == b for b in texts] for a in texts])
     sims[same_text] = -np.inf  # itself and exact duplicates are not neighbours
     shared = Counter(titles)
@@ -225,12 +246,29 @@ QUALITY = {
 }
 
 
+def faq_fused(embedder: Embedder) -> float:
+    return faq_recall(embedder, fused=True)
+
+
+def hotspot_fused(embedder: Embedder) -> float:
+    return hotspot(embedder, fused=True)
+
+
+# the fused rows: (the dense row they compare with, scorer); an embedder without sparse shows its dense figure
+FUSED = {
+    "(iii) FAQ recall@5, dense + sparse": ("(iii) mobile FAQ q->a recall@5", faq_fused),
+    "(iv) hotspot, dense + sparse": ("(iv) hotspot same-title NN share", hotspot_fused),
+}
+
+
 def quality(specs: list[str]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for spec in specs:
         embedder = _make(spec)
         embedder.warm_up()
         out[spec] = {task: fn(embedder) for task, fn in QUALITY.items()}
+        for task, (dense_task, fn) in FUSED.items():
+            out[spec][task] = fn(embedder) if _fused(embedder) else out[spec][dense_task]
         print(f"  [{spec}: quality done]", file=sys.stderr)
     return out
 
@@ -245,7 +283,7 @@ def print_quality(results: dict[str, dict[str, float]]) -> None:
     teacher = results.get(TEACHER)
     header = f"{'quality':40}" + "".join(f" {_label(s):>22}" + (f" {'ratio':>6}" if teacher and s != TEACHER else "") for s in specs)
     print("\n" + header)
-    for task in QUALITY:
+    for task in (*QUALITY, *FUSED):
         line = f"{task:40}"
         for spec in specs:
             value = results[spec][task]
@@ -253,6 +291,8 @@ def print_quality(results: dict[str, dict[str, float]]) -> None:
             if teacher and spec != TEACHER:
                 line += f" {value / teacher[task]:>6.2f}"
         print(line)
+    if FUSED:
+        print("(dense + sparse rows: dense cosine + lambda x sparse cosine for a student with a sparse channel; dense otherwise)")
 
 
 # -- main -----------------------------------------------------------------------------------------
