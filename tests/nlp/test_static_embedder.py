@@ -213,3 +213,12 @@ def test_bundled_sparse_channel_finds_the_answer_that_repeats_the_question(bundl
         bundled.embed(question, "query"), bundled.embed_sparse(question, "query"), bundled.embed(answers), bundled.embed_sparse(answers)
     )
     assert int(np.argmax(fused[0])) == 0
+
+
+def test_sparse_token_index_restarts_when_full(small: StaticEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = ["流量扣费不对", "营业厅排队太久", "宽带断网", "话费余额查询"]
+    expected = small.embed_sparse(texts).toarray()
+    monkeypatch.setattr("nlp.embedders.static._INDEX_LIMIT", 3)  # every batch now starts a fresh index
+    for _ in range(3):
+        assert np.allclose(small.embed_sparse(texts).toarray(), expected)
+        assert np.allclose(small.embed_sparse(texts[::-1]).toarray(), expected[::-1])
