@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from search.store import Store
-from search.vector_index import locked
+from search.vector_index import locked, read_state
 
 __all__ = [
     "KEYWORD_MIN_DOCS",
@@ -318,11 +318,7 @@ def _write(directory: Path, segment: Segment, seq: int) -> None:
 
 
 def _read_state(directory: Path) -> dict[str, Any] | None:
-    try:
-        state = json.loads((directory / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) and state.get("format") == FORMAT else None
+    return read_state(directory, FORMAT)
 
 
 def _mapped(path: Path) -> np.ndarray:

@@ -37,7 +37,7 @@ import numpy as np
 
 from search.store import Store
 
-__all__ = ["EXACT_MAX", "EXACT_SUBSET", "VectorIndex", "VectorIndexCache", "locked", "side_dir"]
+__all__ = ["EXACT_MAX", "EXACT_SUBSET", "VectorIndex", "VectorIndexCache", "locked", "read_state", "side_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -264,12 +264,17 @@ def locked(directory: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _read_state(directory: Path) -> dict[str, Any] | None:
+def read_state(directory: Path, fmt: int = FORMAT) -> dict[str, Any] | None:
+    """A side-file directory's ``state.json`` when it is readable and of format ``fmt``, else None."""
     try:
         state = json.loads((directory / "state.json").read_text())
     except (OSError, ValueError):
         return None
-    return state if isinstance(state, dict) and state.get("format") == FORMAT else None
+    return state if isinstance(state, dict) and state.get("format") == fmt else None
+
+
+def _read_state(directory: Path) -> dict[str, Any] | None:
+    return read_state(directory)
 
 
 def _load(directory: Path, state: dict[str, Any], *, writable: bool = False) -> VectorIndex | None:
