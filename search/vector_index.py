@@ -43,16 +43,16 @@ logger = logging.getLogger(__name__)
 
 EXACT_MAX = 50_000  # up to this many vectors: exact kNN; above: HNSW
 EXACT_SUBSET = 20_000  # a filter leaving at most this many rows: exact over the subset, whatever the size
-HNSW_CONNECTIVITY = 16
+HNSW_CONNECTIVITY = 32  # 16 lost 0.015-0.02 recall@20 on 200k real-text vectors at the same search effort
 HNSW_EXPANSION_ADD = 128
 HNSW_EXPANSION_SEARCH = 128
 HNSW_MAX_CANDIDATES = 4096  # an oversampled search needing more candidates is answered exactly over the subset
-HNSW_MIN_NODES = 96  # graph nodes searched at least (groups of near duplicates spread over a few nodes)
+HNSW_MIN_NODES = 1536  # graph nodes searched at least: 96 gave recall@20 0.90 at 1M vectors, 1000 0.94, 2000 0.95 (M 16)
 OVERSAMPLE = 4  # candidates searched per result wanted (after the filter)
 GROUP_SIMILARITY = 0.95  # a vector this close to a graph node joins its group instead of becoming a node
 GROUP_CAP = 512  # members per group, at most
 JOIN_CANDIDATES = 8  # nearest nodes a new vector is compared with before it becomes a node itself
-FORMAT = 2
+FORMAT = 3  # 3: HNSW connectivity 32
 _LOG_SCHEMA = "CREATE TABLE IF NOT EXISTS search_vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, rowid INTEGER NOT NULL)"
 
 
