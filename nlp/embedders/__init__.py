@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from nlp.embedders.base import Embedder, EmbeddingCache, MemoryCache, text_key
+from nlp.embedders.base import Embedder, EmbeddingCache, MemoryCache, similarity_floor, text_key, unwrap
 from nlp.embedders.cached import CachedEmbedder
 
-__all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "MemoryCache", "make_embedder", "text_key"]
+__all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "MemoryCache", "make_embedder", "similarity_floor", "text_key", "unwrap"]
 
 
 def make_embedder(spec: str, *, max_chars: int = 256) -> Embedder:

@@ -8,9 +8,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Embedder", "EmbeddingCache", "Kind", "MemoryCache", "text_key"]
+__all__ = ["DEFAULT_SIMILARITY_FLOOR", "Embedder", "EmbeddingCache", "Kind", "MemoryCache", "similarity_floor", "text_key", "unwrap"]
 
 Kind = Literal["query", "passage"]
+DEFAULT_SIMILARITY_FLOOR = 0.87  # multilingual-e5's scale: its unrelated texts already score 0.7-0.8
 
 
 @runtime_checkable
@@ -56,3 +57,15 @@ class MemoryCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+def unwrap(embedder: Embedder) -> Embedder:
+    """The model under any wrapper (``CachedEmbedder`` keeps it in ``.embedder``)."""
+    inner = getattr(embedder, "embedder", None)
+    return unwrap(inner) if inner is not None else embedder
+
+
+def similarity_floor(embedder: Embedder) -> float:
+    """The cosine a semantic hit needs by default: each model's scale differs (an embedder states its own
+    ``similarity_floor``; E5's otherwise). ``RADAR_MIN_SIMILARITY`` overrides it."""
+    return float(getattr(unwrap(embedder), "similarity_floor", DEFAULT_SIMILARITY_FLOOR))

@@ -184,6 +184,11 @@ class StaticEmbedder:
         self._tokenizer: Any = None
         self._lexical: _LexicalSlots | None = None
 
+    # The default floor for semantic hits: the 99th percentile of dense cosines between 400 unrelated
+    # 2-7-word queries and 400 10-149-word documents drawn from jieba's word frequencies (0.494; mean
+    # 0.26). Short texts of a static model score far lower than E5's 0.87 scale; no evaluation data set it.
+    similarity_floor = 0.5
+
     @property
     def has_sparse(self) -> bool:
         return "sparse" in self.meta and (self.path / LEXICON_FILE).is_file()

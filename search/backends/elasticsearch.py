@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, cast
 
-from nlp.embedders.base import Embedder
+from nlp.embedders.base import Embedder, similarity_floor
 from nlp.keywords import IdfTable
 from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
@@ -136,11 +136,13 @@ class ElasticsearchBackend:
         *,
         prefix: str = "radar-records",
         embedder: Embedder | None = None,
-        min_similarity: float = 0.87,
+        min_similarity: float | None = None,
     ) -> None:
         self.store, self.tokenizer, self.client = store, tokenizer, client
         self.prefix, self.alias = prefix, prefix
-        self.embedder, self.min_similarity = embedder, min_similarity
+        self.embedder = embedder
+        # None: the embedder's own scale (E5 0.87, the static encoder 0.5)
+        self.min_similarity = min_similarity if min_similarity is not None else similarity_floor(embedder) if embedder else 0.87
         # the SQLAlchemy (PostgreSQL) store keeps es_state in its schema and answers these itself
         self.state = _SQLiteState(store) if isinstance(store, Store) else cast(IndexState, store)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nlp.embedders.base import Embedder, text_key
+from nlp.embedders.base import Embedder, similarity_floor, text_key, unwrap
 from nlp.keywords import IdfTable, tfidf
 from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
@@ -72,7 +72,7 @@ class SQLiteSearchBackend:
         tokenizer: Tokenizer,
         embedder: Embedder | None = None,
         *,
-        min_similarity: float = 0.87,
+        min_similarity: float | None = None,
         facet_cache: FacetIndexCache | None = None,
         result_cache: ResultCache | None = None,
         vector_cache: VectorIndexCache | None = None,
@@ -82,7 +82,8 @@ class SQLiteSearchBackend:
         self.store = require_sqlite(store, "The embedded search index (SQLite FTS5)")  # its index lives in the SQLite file
         self.tokenizer = tokenizer
         self.embedder = embedder
-        self.min_similarity = min_similarity
+        # None: the embedder's own scale (E5 0.87, the static encoder 0.5)
+        self.min_similarity = min_similarity if min_similarity is not None else similarity_floor(embedder) if embedder else 0.87
         self.facet_cache = facet_cache
         self.result_cache = result_cache
         self.vector_cache = vector_cache if vector_cache is not None else SHARED
@@ -206,7 +207,30 @@ class SQLiteSearchBackend:
         vectors = self._vectors()
         if not vectors.size:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return vectors.search(self.embedder.embed([query], "query")[0], self.semantic_depth, allowed=allowed, floor=self.min_similarity)
+        found = vectors.search(self.embedder.embed([query], "query")[0], self.semantic_depth, allowed=allowed, floor=self.min_similarity)
+        return self._lexical_rerank(query, *found)
+
+    def _embedded_texts(self, rowids: np.ndarray) -> list[str]:
+        """The texts ``index`` embedded for these records, in order."""
+        marks = ",".join("?" * len(rowids))
+        rows = self.store.conn.execute(f"SELECT rowid, title, text FROM records WHERE rowid IN ({marks})", rowids.tolist())
+        by_id = {int(r[0]): f"{r[1]}。{r[2]}" if r[1] else r[2] for r in rows}
+        return [by_id.get(int(i), "") for i in rowids]
+
+    def _lexical_rerank(self, query: str, rowids: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """An encoder with a sparse lexical channel (the static one) orders its dense hits by the fused score,
+        dense cosine + lambda x sparse cosine: the dense vector finds the neighbourhood, the shared rare
+        words order it (FAQ-like queries, which the dense vector alone ranks poorly). The set stays the
+        dense one at or above the floor; only the order and the scores change."""
+        model = unwrap(self.embedder) if self.embedder is not None else None
+        if len(rowids) < 2 or not getattr(model, "has_sparse", False):
+            return rowids, sims
+        assert model is not None
+        sparse_q = model.embed_sparse([query], "query")  # type: ignore[attr-defined]
+        sparse_d = model.embed_sparse(self._embedded_texts(rowids), "passage")  # type: ignore[attr-defined]
+        fused = sims + model.lexical_weight * (sparse_d @ sparse_q.T).toarray().ravel()  # type: ignore[attr-defined]
+        order = np.argsort(-fused, kind="stable")
+        return rowids[order], fused[order].astype(np.float32)
 
     @staticmethod
     def _fused(rankings: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

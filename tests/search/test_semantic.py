@@ -122,3 +122,53 @@ def test_vectors_load_from_side_files_and_rebuild(semantic_store: tuple[Store, C
     before = [h.record.id for h in backend.search(SearchRequest(query="上网费用莫名变多", mode="semantic", limit=20)).hits]
     backend.rebuild()
     assert [h.record.id for h in backend.search(SearchRequest(query="上网费用莫名变多", mode="semantic", limit=20)).hits] == before
+
+
+# -- the static encoder: its own similarity floor, and its sparse channel ordering the dense hits ----------
+
+
+@pytest.fixture(scope="module")
+def static_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Components]:
+    root = tmp_path_factory.mktemp("semantic-static")
+    generate_samples(root / "data", SampleSpec(forum=30, calls=6, tickets=40, forms=20, customers=30))
+    settings = Settings(db=root / "r.db", zero_shot=False, semantic=True, embedder="static")
+    components = Components.build(settings)
+    store = Store.open(settings.db)
+    ingest_sample(store, root / "data", settings)
+    label_store(store, components)
+    index_store(store, components)
+    return store, components
+
+
+def test_the_similarity_floor_follows_the_encoder_unless_set(static_store: tuple[Store, Components], tmp_path: Path) -> None:
+    from nlp.embedders import similarity_floor
+    from nlp.embedders.static import StaticEmbedder
+
+    store, components = static_store
+    assert components.backend(store).min_similarity == similarity_floor(components.embedder) == StaticEmbedder.similarity_floor
+    assert StaticEmbedder.similarity_floor < 0.87  # not E5's scale
+    pinned = Components.build(Settings(db=tmp_path / "x.db", zero_shot=False, embedder="static", min_similarity=0.3))
+    assert pinned.backend(store).min_similarity == 0.3
+
+
+def test_static_semantic_hits_are_the_dense_set_in_fused_order(static_store: tuple[Store, Components]) -> None:
+    store, components = static_store
+    backend = components.backend(store)
+    model = components.embedder
+    query = "流量包 扣费 不合理"
+    res = backend.search(SearchRequest(query=query, mode="semantic", limit=1000))
+    assert res.total >= 3
+    # the set: every record whose dense cosine reaches the floor (a small store: fewer than the depth)
+    texts = {r[0]: f"{r[1]}。{r[2]}" if r[1] else r[2] for r in store.conn.execute("SELECT id, title, text FROM records")}
+    ids = list(texts)
+    dense_q = model.embed([query], "query")
+    dense_d = model.embed([texts[i] for i in ids], "passage")
+    dense = (dense_d @ dense_q.T).ravel()
+    assert {h.record.id for h in res.hits} == {i for i, s in zip(ids, dense, strict=True) if s >= backend.min_similarity}
+    # the order and scores: dense + lambda x sparse, the encoder's own fused similarity
+    fused = model.similarity(dense_q, model.embed_sparse([query], "query"), dense_d, model.embed_sparse([texts[i] for i in ids])).ravel()
+    by_id = dict(zip(ids, fused.tolist(), strict=True))
+    # float16 rows in the index, scores rounded to 4 places in a hit
+    assert [h.score for h in res.hits] == pytest.approx([by_id[h.record.id] for h in res.hits], abs=2e-3)
+    assert [h.score for h in res.hits] == sorted((h.score for h in res.hits), reverse=True)
+    assert any(abs(by_id[i] - s) > 1e-2 for i, s in zip(ids, dense, strict=True))  # the sparse channel counted
