@@ -356,8 +356,8 @@ def _timed_queries(backend: Any, requests: list[SearchRequest]) -> tuple[list[fl
 
 
 def _recall(backend: Any, store: Store, requests: list[SearchRequest], returned: list[set[str]], k: int = 20) -> dict[str, Any]:
-    """The product's semantic top-k (``returned`` by the timed queries) against an exact (brute-force)
-    top-k over the same vectors with the same similarity floor; and a check that the loaded float16
+    """The product's semantic top-k (``returned`` by the timed queries) against the same search with an
+    exact (brute-force) first stage over the same vectors and similarity floor; and a check that the loaded float16
     rows equal the stored float32 vectors (to float16 precision)."""
     vectors = backend._vectors()
     live = np.flatnonzero(vectors.rowids >= 0)
@@ -367,7 +367,11 @@ def _recall(backend: Any, store: Store, requests: list[SearchRequest], returned:
     loaded_ok = all(np.allclose(stored[keys[int(r)]], vectors.vectors_of(np.array([r]))[0], atol=2e-3) for r in check)
     recalls, short = [], 0
     for request, got in zip(requests, returned, strict=True):
-        ids, _ = vectors.search(backend.embedder.embed([request.query], "query")[0], k, floor=backend.min_similarity, exact=True)
+        query = backend.embedder.embed([request.query], "query")[0]
+        # the product's path with an exact first stage: the nearest semantic_depth, ordered as served
+        # (an encoder with a sparse channel re-orders them), the first k
+        ids, sims = vectors.search(query, backend.semantic_depth, floor=backend.min_similarity, exact=True)
+        ids = backend._lexical_rerank(request.query, ids, sims)[0][:k]
         marks = ",".join(str(int(r)) for r in ids)
         exact = {r[0] for r in store.conn.execute(f"SELECT id FROM records WHERE rowid IN ({marks})")} if len(ids) else set()
         short += len(exact) < k

@@ -30,6 +30,11 @@ class ParsedQuery:
     def is_empty(self) -> bool:
         return not any(self.alternatives) and not self.phrases
 
+    @property
+    def text(self) -> str:
+        """What the query asks for, without its syntax, exclusions or filters: what an encoder embeds."""
+        return " ".join([chunk for alternative in self.alternatives for chunk in alternative] + self.phrases)
+
 
 def _clean(text: str) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co") or ch in "\t\n")

@@ -148,9 +148,10 @@ class VectorIndex:
             return self._subset_search(query, k, allowed, floor)
         selectivity = n_allowed / max(1, self.size)
         per_node = self.size / max(1, len(self.hnsw))  # members per graph node, on average
-        count = max(HNSW_MIN_NODES, int(np.ceil(OVERSAMPLE * k / selectivity / per_node)) + 16)
+        need = int(np.ceil(OVERSAMPLE * k / selectivity / per_node)) + 16  # nodes the filter's oversampling needs
+        count = max(HNSW_MIN_NODES, need)
         while True:
-            if allowed is not None and count * per_node > HNSW_MAX_CANDIDATES:  # a selective filter: exact over its subset
+            if allowed is not None and need * per_node > HNSW_MAX_CANDIDATES:  # a selective filter: exact over its subset
                 return self._subset_search(query, k, allowed, floor)
             count = min(len(self.hnsw), count)
             nodes, _ = self._hnsw_candidates(query, count)
@@ -166,6 +167,7 @@ class VectorIndex:
             if len(keys) >= 2 * k or count >= len(self.hnsw) or (len(sims) >= k and float(sims.min()) < floor):
                 return _top(keys, sims, k, floor)
             count *= 4
+            need *= 4
 
     def _hnsw_candidates(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``count`` nearest graph nodes and their (approximate) similarities, nearest first."""

@@ -21,10 +21,8 @@ logger = logging.getLogger(__name__)
 class SentenceTransformerEmbedder:
     """Loads only from ``model_dir``; the hub is never contacted (``HF_HUB_OFFLINE`` is set).
 
-    ``similarity_floor``: a common scale for sentence-transformers models (unrelated texts near 0);
-    set ``RADAR_MIN_SIMILARITY`` for a model whose scale differs."""
-
-    similarity_floor = 0.5
+    No ``similarity_floor`` of its own: models differ in scale (E5-family ones score unrelated texts
+    0.7-0.8), so the E5 default stays; set ``RADAR_MIN_SIMILARITY`` for yours."""
 
     def __init__(
         self, model_dir: str | Path, *, max_chars: int = 256, query_prefix: str = "", passage_prefix: str = "", batch_size: int = 32

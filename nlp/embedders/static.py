@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from importlib import resources
 from itertools import repeat
@@ -183,6 +184,9 @@ class StaticEmbedder:
         self._rows: _TokenRows | None = None
         self._tokenizer: Any = None
         self._lexical: _LexicalSlots | None = None
+        # the token tables grow (and restart when full) as unseen words arrive: one caller at a time,
+        # or a thread could read rows another thread has just reassigned (the API serves in threads)
+        self._lock = threading.RLock()
 
     # The default floor for semantic hits: the 99th percentile of dense cosines between 400 unrelated
     # 2-7-word queries and 400 10-149-word documents drawn from jieba's word frequencies (0.494; mean
@@ -198,9 +202,19 @@ class StaticEmbedder:
         """The sparse cosine's weight in ``similarity`` (meta.json's ``sparse.lambda``, set by the build)."""
         return float(self.meta["sparse"]["lambda"]) if "sparse" in self.meta else 0.0
 
+    def __getstate__(self) -> dict[str, Any]:  # a lock does not pickle (worker processes get a copy)
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def warm_up(self) -> None:
-        if self._rows is not None:
-            return
+        with self._lock:
+            if self._rows is None:
+                self._load()
+
+    def _load(self) -> None:
         from nlp.dictionary import TelecomDictionary
         from nlp.tokenizer import Tokenizer
 
@@ -218,6 +232,10 @@ class StaticEmbedder:
         self._tokenizer = tokenizer
 
     def embed(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
+        with self._lock:
+            return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._rows is None:
             self.warm_up()
         assert self._rows is not None
@@ -227,7 +245,7 @@ class StaticEmbedder:
         slots = self._rows.slots(self._tokenizer.cut_joined(items))
         separators = slots == _SEPARATOR
         if int(separators.sum()) != len(items) - 1:  # pragma: no cover - a separator jieba-rs merged: cut one by one
-            return np.concatenate([self.embed([text]) for text in items])
+            return np.concatenate([self._embed([text]) for text in items])
         owner = np.cumsum(separators)  # which text each token belongs to
         kept = slots >= 0
         lengths = np.bincount(owner[kept], minlength=len(items))
@@ -240,6 +258,10 @@ class StaticEmbedder:
         holds count x idf); words outside the corpus count as the rarest. Query and passage are
         alike. E206 when the artefact has no lexicon.
         """
+        with self._lock:
+            return self._embed_sparse(texts)
+
+    def _embed_sparse(self, texts: Sequence[str]) -> Any:
         from scipy.sparse import csr_matrix
 
         if self._lexical is None:
@@ -253,7 +275,7 @@ class StaticEmbedder:
         if int(separators.sum()) != len(items) - 1:  # pragma: no cover - a separator jieba-rs merged: cut one by one
             from scipy.sparse import vstack
 
-            return vstack([self.embed_sparse([text]) for text in items], format="csr")
+            return vstack([self._embed_sparse([text]) for text in items], format="csr")
         owner = np.cumsum(separators)
         kept = slots >= 0
         ids = slots[kept]

@@ -105,12 +105,34 @@ class SQLiteSearchBackend:
         return " ".join(self.tokenizer.words(f"{title}\n{text}" if title else text))
 
     def pending(self) -> list[int]:
-        """Rowids whose text or dictionary changed since they were indexed."""
+        """Rowids whose text or dictionary changed since they were indexed, and, when the encoder is not
+        the one the index was last built with, those without a vector from this encoder."""
         rows = self.store.conn.execute(
             "SELECT r.rowid FROM records r LEFT JOIN search_state s ON s.rowid = r.rowid "
             "WHERE s.rowid IS NULL OR s.content_hash != r.content_hash OR s.dict_version != ? ORDER BY r.rowid",
             (self.tokenizer.version,),
         ).fetchall()
+        found = [int(r[0]) for r in rows]
+        if self.store.get_meta("index_embedder") != self._encoder_name:  # the encoder changed (or semantic search came on)
+            missing = self._without_vectors()  # a scan, once: afterwards this encoder embeds whatever is indexed
+            if not missing:
+                self.store.set_meta("index_embedder", self._encoder_name)
+            found = sorted(set(found) | set(missing))
+        return found
+
+    @property
+    def _encoder_name(self) -> str:
+        return self.embedder.name if self.embedder is not None else ""
+
+    def _without_vectors(self) -> list[int]:
+        """Indexed records with no vector from this backend's encoder (none when semantic search is off)."""
+        if self.embedder is None:
+            return []
+        rows = self.store.conn.execute(
+            "SELECT s.rowid FROM search_state s WHERE s.vector_key IS NULL OR NOT EXISTS "
+            "(SELECT 1 FROM embeddings e WHERE e.model = ? AND e.key = s.vector_key)",
+            (self.embedder.name,),
+        )
         return [int(r[0]) for r in rows]
 
     def index(self, rowids: Sequence[int]) -> int:
@@ -148,9 +170,8 @@ class SQLiteSearchBackend:
                 (self.tokenizer.version,),
             )
         ]
-        if self.embedder is not None:  # semantic search is on: a record without a vector is stale too
-            stale += [r[0] for r in conn.execute("SELECT rowid FROM search_state WHERE vector_key IS NULL")]
-            stale = sorted(set(stale))
+        if self.embedder is not None:  # semantic search is on: a record without this encoder's vector is stale too
+            stale = sorted(set(stale) | set(self._without_vectors()))
         orphans = [r[0] for r in conn.execute("SELECT rowid FROM search_fts WHERE rowid NOT IN (SELECT rowid FROM records)")]
         orphans += [r[0] for r in conn.execute("SELECT rowid FROM search_state WHERE rowid NOT IN (SELECT rowid FROM records)")]
         return {"missing": missing, "stale": stale, "orphans": sorted(set(orphans))}
@@ -201,7 +222,8 @@ class SQLiteSearchBackend:
     def _semantic(self, query: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(rowids, similarities) of the ``semantic_depth`` nearest allowed records at or above ``min_similarity``.
 
-        ``allowed`` is a boolean mask by rowid, None for every record."""
+        ``query``: the parsed query's text (no exclusions, filters or syntax); ``allowed`` is a boolean
+        mask by rowid, None for every record."""
         if self.embedder is None or not query.strip():
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         vectors = self._vectors()
@@ -223,7 +245,7 @@ class SQLiteSearchBackend:
         words order it (FAQ-like queries, which the dense vector alone ranks poorly). The set stays the
         dense one at or above the floor; only the order and the scores change."""
         model = unwrap(self.embedder) if self.embedder is not None else None
-        if len(rowids) < 2 or not getattr(model, "has_sparse", False):
+        if not len(rowids) or not getattr(model, "has_sparse", False):
             return rowids, sims
         assert model is not None
         sparse_q = model.embed_sparse([query], "query")  # type: ignore[attr-defined]
@@ -468,7 +490,7 @@ class SQLiteSearchBackend:
         relaxed = False
         match, terms = self._match_expression(parsed, relaxed=False)
         if mode == "semantic":
-            sem_ids, sem_scores = self._semantic(request.query, self._allowed(exclude, where, params, request, parsed))
+            sem_ids, sem_scores = self._semantic(parsed.text, self._allowed(exclude, where, params, request, parsed))
             return self._result(sem_ids, sem_scores.astype(np.float64), request, relaxed, terms)
         usable, mask = self._facet_mask(request, parsed)
         if mode == "hybrid" and match and not by_time and usable:
@@ -501,7 +523,7 @@ class SQLiteSearchBackend:
             extra = [r[0] for r in self.store.conn.execute(top, [*sparams, self.semantic_depth])]
             more = np.array(extra, dtype=np.int64)
             keyword = np.concatenate([keyword, more[~np.isin(more, keyword)]])
-        sem_ids, _ = self._semantic(request.query, self._allowed(exclude, where, params, request, parsed))
+        sem_ids, _ = self._semantic(parsed.text, self._allowed(exclude, where, params, request, parsed))
         rowids, scores = self._fused([keyword, sem_ids])
         return self._result(rowids, scores, request, relaxed, terms)
 
@@ -596,7 +618,7 @@ class SQLiteSearchBackend:
                 more, _ = self._ranked_keywords(parsed, True, any_match, exclude, mask, top=len(keyword) + self.semantic_depth)
                 more = more[~np.isin(more, keyword)][: self.semantic_depth]
                 keyword = np.concatenate([keyword, more])
-        sem_ids, _ = self._semantic(request.query, mask)
+        sem_ids, _ = self._semantic(parsed.text, mask)
         rowids, scores = self._fused([keyword, sem_ids])
         return self._result(rowids, scores, request, relaxed, terms)
 

@@ -222,3 +222,22 @@ def test_sparse_token_index_restarts_when_full(small: StaticEmbedder, monkeypatc
     for _ in range(3):
         assert np.allclose(small.embed_sparse(texts).toarray(), expected)
         assert np.allclose(small.embed_sparse(texts[::-1]).toarray(), expected[::-1])
+
+
+def test_threads_sharing_one_encoder_get_each_text_its_own_vector(small: StaticEmbedder) -> None:
+    """The token tables grow as unseen words arrive; threads embedding at once must not mix them."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"用户{i}号反映第{i}个新词汇{chr(0x4E00 + i)}{chr(0x5000 + i)}流量扣费" for i in range(300)]
+    alone = StaticEmbedder(small.path)
+    expected = np.concatenate([alone.embed([t]) for t in texts])
+    shared = StaticEmbedder(small.path)
+    with ThreadPoolExecutor(4) as pool:
+        got = np.concatenate(list(pool.map(lambda t: shared.embed([t]), texts)))
+        sparse = list(pool.map(lambda t: shared.embed_sparse([t]), texts))
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    for text, row in zip(texts, sparse, strict=True):
+        assert (row != alone.embed_sparse([text])).nnz == 0
+    copy = pickle.loads(pickle.dumps(StaticEmbedder(small.path)))  # worker processes get an unloaded copy; the lock is remade
+    np.testing.assert_allclose(copy.embed(texts[:3]), expected[:3], atol=1e-6)

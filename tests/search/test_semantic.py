@@ -172,3 +172,33 @@ def test_static_semantic_hits_are_the_dense_set_in_fused_order(static_store: tup
     assert [h.score for h in res.hits] == pytest.approx([by_id[h.record.id] for h in res.hits], abs=2e-3)
     assert [h.score for h in res.hits] == sorted((h.score for h in res.hits), reverse=True)
     assert any(abs(by_id[i] - s) > 1e-2 for i, s in zip(ids, dense, strict=True))  # the sparse channel counted
+
+
+def test_a_new_encoder_re_embeds_what_the_old_one_indexed(tmp_path: Path) -> None:
+    """Switching RADAR_EMBEDDER: records indexed with the old encoder are pending (and stale to `check`)
+    until this encoder has embedded them; then semantic search covers every record again."""
+    import json
+    import shutil
+
+    from nlp.embedders.static import bundled_path
+
+    other = tmp_path / "other-artefact"
+    shutil.copytree(bundled_path(), other)
+    meta = json.loads((other / "meta.json").read_text(encoding="utf-8"))
+    meta["content_hash"] = "f" * 64  # another artefact as far as the cache knows: another name
+    (other / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    generate_samples(tmp_path / "data", SampleSpec(forum=10, calls=2, tickets=10, forms=5, customers=10))
+    first = Components.build(Settings(db=tmp_path / "r.db", zero_shot=False, embedder="static"))
+    second = Components.build(Settings(db=tmp_path / "r.db", zero_shot=False, embedder=f"static:{other}"))
+    with Store.open(tmp_path / "r.db") as store:
+        ingest_sample(store, tmp_path / "data", first.settings)
+        index_store(store, first)
+        assert first.backend(store).pending() == [] and first.backend(store).check()["stale"] == []
+        backend = second.backend(store)
+        assert backend.embedder.name != first.embedder.name
+        everything = sorted(r[0] for r in store.conn.execute("SELECT rowid FROM records"))
+        assert backend.check()["stale"] == everything and backend.pending() == everything
+        assert index_store(store, second) == len(everything)
+        assert backend.pending() == [] and backend.check()["stale"] == []
+        assert store.get_meta("index_embedder") == backend.embedder.name
+        assert backend._vectors().size == len(everything)
