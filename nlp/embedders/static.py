@@ -93,6 +93,14 @@ class Lexicon:
         i = int(np.searchsorted(self.keys, key))
         return float(self.idf[i]) if i < len(self.keys) and int(self.keys[i]) == key else self.default_idf
 
+    def weights(self, keys: np.ndarray) -> np.ndarray:
+        """``weight`` of many keys at once (float32)."""
+        keys = np.asarray(keys, dtype=np.uint32)
+        if not len(self.keys):
+            return np.full(len(keys), self.default_idf, dtype=np.float32)
+        i = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[i] == keys, self.idf[i], np.float32(self.default_idf)).astype(np.float32)
+
 
 def bundled_path() -> Path:
     """The artefact shipped in the package (``nlp/data/static_embedder``)."""
@@ -395,25 +403,30 @@ class _LexicalSlots:
         if len(self._index) > _INDEX_LIMIT:
             self._reset()
         out = np.fromiter(map(self._index.get, tokens, repeat(_MISSING)), dtype=np.int64, count=len(tokens))
-        for i in np.flatnonzero(out == _MISSING).tolist():
-            slot = self._index.get(tokens[i], _MISSING)  # an earlier miss of this batch may have added it
-            out[i] = slot if slot != _MISSING else self._add(tokens[i])
+        missing = np.flatnonzero(out == _MISSING)
+        if len(missing):
+            self._add(list(dict.fromkeys(tokens[i] for i in missing.tolist())))
+            out[missing] = [self._index[tokens[i]] for i in missing.tolist()]
         return out
 
-    def _add(self, token: str) -> int:
-        word = self._word_of(token)
-        if not word:
-            self._index[token] = _NOTHING
-            return _NOTHING
-        if self._size == len(self.columns):
+    def _add(self, tokens: list[str]) -> None:
+        """New tokens get slots, their lexicon weights looked up together (one search for the batch)."""
+        words = [(token, self._word_of(token)) for token in tokens]
+        for token, word in words:
+            if not word:
+                self._index[token] = _NOTHING
+        real = [(token, word) for token, word in words if word]
+        if not real:
+            return
+        while self._size + len(real) > len(self.columns):
             self.columns = np.concatenate([self.columns, np.zeros_like(self.columns)])
             self.weights = np.concatenate([self.weights, np.zeros_like(self.weights)])
-        key = word_key(word)
-        self.columns[self._size] = key % SPARSE_COLUMNS
-        self.weights[self._size] = self._lexicon.weight(key)
-        self._index[token] = self._size
-        self._size += 1
-        return self._size - 1
+        keys = np.fromiter((word_key(word) for _, word in real), dtype=np.uint32, count=len(real))
+        end = self._size + len(real)
+        self.columns[self._size : end] = keys.astype(np.int64) % SPARSE_COLUMNS
+        self.weights[self._size : end] = self._lexicon.weights(keys)
+        self._index.update((token, self._size + j) for j, (token, _) in enumerate(real))
+        self._size = end
 
 
 def _segment_sums(matrix: np.ndarray, slots: np.ndarray, lengths: np.ndarray) -> np.ndarray:
