@@ -18,8 +18,14 @@ __all__ = [
     "TicketFields",
     "Turn",
     "content_hash",
+    "embedded_text",
     "record_id",
 ]
+
+
+def embedded_text(title: str | None, text: str) -> str:
+    """What the encoders embed for a record: its title and body (the search index and clustering agree on it)."""
+    return f"{title}。{text}" if title else text
 
 
 class Source(StrEnum):

@@ -26,6 +26,7 @@ from insights.demand.tables import ensure_tables, load_state, proposal_row, save
 from insights.demand.workflow import STATUSES, TRANSITIONS, allowed
 from nlp.keywords import IdfTable, candidate_words
 from radar.errors import ErrorCode, InsightsError
+from radar.records import embedded_text
 
 if TYPE_CHECKING:
     from nlp.embedders.base import Embedder
@@ -175,7 +176,7 @@ def _demands(store: Store, *, every: bool) -> list[tuple[str, str, str]]:
         )
     ]
     return [
-        (rec.id, _clause(rec), f"{rec.title}。{rec.text}" if rec.title else rec.text)
+        (rec.id, _clause(rec), embedded_text(rec.title, rec.text))
         for i in range(0, len(rowids), 2000)
         for rec in store.get_by_rowids(rowids[i : i + 2000])
     ]
@@ -219,7 +220,7 @@ def _loader(
         lexical = vectorize(list(zip(text.many(texts), texts, strict=True)), table.idf)
         if embedder is None:
             return lexical
-        indexed = [(f"{rows[i].title}。{rows[i].text}" if rows[i].title else rows[i].text) if i in rows else "" for i in record_ids]
+        indexed = [embedded_text(rows[i].title, rows[i].text) if i in rows else "" for i in record_ids]
         return combine(lexical, embedder.embed(indexed), weight, center)
 
     return load

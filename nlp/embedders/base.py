@@ -65,7 +65,9 @@ def unwrap(embedder: Embedder) -> Embedder:
     return unwrap(inner) if inner is not None else embedder
 
 
-def similarity_floor(embedder: Embedder) -> float:
+def similarity_floor(embedder: Embedder | None) -> float:
     """The cosine a semantic hit needs by default: each model's scale differs (an embedder states its own
-    ``similarity_floor``; E5's otherwise). ``RADAR_MIN_SIMILARITY`` overrides it."""
+    ``similarity_floor``; E5's otherwise, and with no embedder). ``RADAR_MIN_SIMILARITY`` overrides it."""
+    if embedder is None:
+        return DEFAULT_SIMILARITY_FLOOR
     return float(getattr(unwrap(embedder), "similarity_floor", DEFAULT_SIMILARITY_FLOOR))

@@ -142,7 +142,7 @@ class ElasticsearchBackend:
         self.prefix, self.alias = prefix, prefix
         self.embedder = embedder
         # None: the embedder's own scale (E5 0.87, the static encoder 0.5)
-        self.min_similarity = min_similarity if min_similarity is not None else similarity_floor(embedder) if embedder else 0.87
+        self.min_similarity = min_similarity if min_similarity is not None else similarity_floor(embedder)
         # the SQLAlchemy (PostgreSQL) store keeps es_state in its schema and answers these itself
         self.state = _SQLiteState(store) if isinstance(store, Store) else cast(IndexState, store)
 

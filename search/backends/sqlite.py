@@ -20,6 +20,7 @@ from nlp.keywords import IdfTable, tfidf
 from nlp.stopwords import BUILTIN_STOPWORDS
 from nlp.tokenizer import Tokenizer
 from radar.errors import ErrorCode, SearchError
+from radar.records import embedded_text
 from search.backends.base import CREDIT_GRADE, DERIVED_FILTERS, IN_PROPOSAL, NO, YES, Hit, SearchRequest, SearchResponse
 from search.backends.cursor import decode_cursor, encode_cursor
 from search.collapse import collapse, duplicate_groups
@@ -83,7 +84,7 @@ class SQLiteSearchBackend:
         self.tokenizer = tokenizer
         self.embedder = embedder
         # None: the embedder's own scale (E5 0.87, the static encoder 0.5)
-        self.min_similarity = min_similarity if min_similarity is not None else similarity_floor(embedder) if embedder else 0.87
+        self.min_similarity = min_similarity if min_similarity is not None else similarity_floor(embedder)
         self.facet_cache = facet_cache
         self.result_cache = result_cache
         self.vector_cache = vector_cache if vector_cache is not None else SHARED
@@ -140,7 +141,7 @@ class SQLiteSearchBackend:
         conn = self.store.conn
         marks = ",".join("?" * len(rowids))
         rows = conn.execute(f"SELECT rowid, title, text, content_hash FROM records WHERE rowid IN ({marks})", list(rowids)).fetchall()
-        keys = self._embed([f"{r['title']}。{r['text']}" if r["title"] else r["text"] for r in rows])
+        keys = self._embed([embedded_text(r["title"], r["text"]) for r in rows])
         conn.executemany("DELETE FROM search_fts WHERE rowid = ?", [(r["rowid"],) for r in rows])
         words = self.tokenizer.words_many(f"{r['title']}\n{r['text']}" if r["title"] else r["text"] for r in rows)
         conn.executemany(
@@ -236,7 +237,7 @@ class SQLiteSearchBackend:
         """The texts ``index`` embedded for these records, in order."""
         marks = ",".join("?" * len(rowids))
         rows = self.store.conn.execute(f"SELECT rowid, title, text FROM records WHERE rowid IN ({marks})", rowids.tolist())
-        by_id = {int(r[0]): f"{r[1]}。{r[2]}" if r[1] else r[2] for r in rows}
+        by_id = {int(r[0]): embedded_text(r[1], r[2]) for r in rows}
         return [by_id.get(int(i), "") for i in rowids]
 
     def _lexical_rerank(self, query: str, rowids: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

