@@ -126,10 +126,7 @@ def main() -> None:
         naive = _naive_grading(store, card, 20_000)
         report = grade_store(store, card, as_of=NOW, full=True)
         rate = report.customers_graded / report.seconds
-        print(
-            f"{'naive: one query per customer':40} {naive:>9,.0f} customers/s  -> {n_customers / naive / 60:6.1f} min "
-            "(extrapolated)"
-        )
+        print(f"{'naive: one query per customer':40} {naive:>9,.0f} customers/s  -> {n_customers / naive / 60:6.1f} min (extrapolated)")
         print(
             f"{'radar credit grade --full (streamed)':40} {rate:>9,.0f} customers/s  -> {report.seconds / 60:6.1f} min  "
             f"{rate / naive:4.1f}x   target <= 10 min"

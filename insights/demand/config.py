@@ -24,9 +24,19 @@ class ClusteringConfig(_Frozen):
     split_cohesion: float = Field(0.2, ge=0, le=1)
     min_size: int = Field(3, ge=2)
     embedding_weight: float = Field(0.3, ge=0, le=1)
+    exact_limit: int = Field(4096, ge=0)
+    batch: int = Field(256, ge=1)
 
     def params(self) -> ClusterParams:
-        return ClusterParams(self.join, self.merge, self.split_cohesion, self.min_size, embedding_weight=self.embedding_weight)
+        return ClusterParams(
+            self.join,
+            self.merge,
+            self.split_cohesion,
+            self.min_size,
+            batch=self.batch,
+            embedding_weight=self.embedding_weight,
+            exact_limit=self.exact_limit,
+        )
 
 
 class DraftRule(_Frozen):

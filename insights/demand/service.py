@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -115,7 +115,7 @@ def build_proposals(
     taxonomy: Taxonomy,
     config: ProposalConfig,
     stopwords: frozenset[str],
-    idf: Callable[[Sequence[str]], IdfTable] | None = None,
+    idf: Callable[[Iterable[str]], IdfTable] | None = None,
     embedder: Embedder | None = None,
     as_of: datetime | None = None,
 ) -> BuildReport:
@@ -124,26 +124,30 @@ def build_proposals(
     ensure_tables(store)
     report = BuildReport(judged=_judge(store, config.demand_threshold))
     text = _Text(tokenizer, stopwords)
-    new = _demands(store, every=False)
     weight = config.clustering.embedding_weight if embedder is not None else 0.0
     kind = f"lexical+{embedder.name}@{weight}:{embedder.dim}" if embedder is not None and weight > 0 else "lexical"
     state = load_state(store, kind)
-    if not state.clusters and kind != "lexical":  # vectors changed: every demand is clustered again
-        new = _demands(store, every=True)
-    words = text.many([t for _, t, _ in new])
-    table = idf([w for ws in words for w in ws]) if idf else IdfTable.fit(words)
-    if table.docs == 0:
-        table = IdfTable.fit(words)
-    vectors = vectorize([(ws, t) for ws, (_, t, _) in zip(words, new, strict=True)], table.idf)
+    rowids = _demand_rowids(store, every=not state.clusters and kind != "lexical")  # new vectors: all again
+    table = IdfTable()
+    clusterer = Clusterer(config.clustering.params())
+    chunk = CHUNK_BATCHES * clusterer.params.batch
+    touched: set[str] = set()
+    events: list[ClusterEvent] = []
     center = None
-    if weight > 0 and embedder is not None and new:
-        embedded = embedder.embed([t for _, _, t in new])
-        center = _center(store, kind, embedded)
-        vectors = combine(vectors, embedded, weight, center)
-    loader = _loader(store, text, table, embedder if weight > 0 else None, weight, center)
-    events = Clusterer(config.clustering.params()).run(state, [rid for rid, _, _ in new], vectors, loader)
+    for start in range(0, len(rowids), chunk):  # a chunk at a time: memory stays flat as the store grows
+        new = _demands(store, rowids[start : start + chunk])
+        words = text.many([t for _, t, _ in new])
+        _extend(table, idf({w for ws in words for w in ws} - table.df.keys()) if idf else IdfTable(), words)
+        vectors = vectorize([(ws, t) for ws, (_, t, _) in zip(words, new, strict=True)], table.idf)
+        if weight > 0 and embedder is not None:
+            embedded = embedder.embed([t for _, _, t in new])
+            center = _center(store, kind, embedded) if center is None else center
+            vectors = combine(vectors, embedded, weight, center)
+        events += clusterer.assign(state, [rid for rid, _, _ in new], vectors, touched)
+        logger.info("clustering: %d of %d demands assigned, %d clusters", min(start + chunk, len(rowids)), len(rowids), len(state.clusters))
+    events += clusterer.settle(state, touched, _loader(store, text, table, embedder if weight > 0 else None, weight, center))
     _attach_repeats(store, state)
-    report.clustered = len(new)
+    report.clustered = len(rowids)
     report.events = {k: sum(e.kind == k for e in events) for k in ("new", "merge", "split")}
     now = _now()
     with store.transaction():
@@ -164,22 +168,43 @@ def build_proposals(
     return report
 
 
-def _demands(store: Store, *, every: bool) -> list[tuple[str, str, str]]:
-    """(record id, text, indexed text) of demand records not in a cluster yet (or all of them), in
-    clustering order. The indexed text is what semantic indexing embedded: its vectors are cached."""
+# clustering batches read per chunk: a chunk is whole batches, so chunking never changes a cluster
+CHUNK_BATCHES = 80
+
+
+def _demand_rowids(store: Store, *, every: bool) -> list[int]:
+    """Demand records not in a cluster yet (or all of them), in clustering order (time, then id)."""
     unclustered = "" if every else "AND m.record_id IS NULL"
-    rowids = [
+    return [
         r[0]
         for r in store.conn.execute(
             "SELECT r.rowid FROM records r JOIN demand_verdicts v ON v.record_rowid = r.rowid "
             f"LEFT JOIN demand_members m ON m.record_id = r.id WHERE v.is_demand = 1 {unclustered} ORDER BY r.created_at, r.id"
         )
     ]
+
+
+def _demands(store: Store, rowids: Sequence[int]) -> list[tuple[str, str, str]]:
+    """(record id, text, indexed text) of these records, in this order. The indexed text is what
+    semantic indexing embedded: its vectors are cached."""
     return [
         (rec.id, _clause(rec), embedded_text(rec.title, rec.text))
         for i in range(0, len(rowids), 2000)
-        for rec in store.get_by_rowids(rowids[i : i + 2000])
+        for rec in store.get_by_rowids(list(rowids[i : i + 2000]))
     ]
+
+
+def _extend(table: IdfTable, part: IdfTable, words: Sequence[Sequence[str]]) -> None:
+    """Add a chunk's document frequencies (from the index) to the run's one table. A store whose
+    index is empty has none: the table then counts the demands themselves, chunk by chunk."""
+    if part.docs:
+        table.docs = part.docs
+        table.df.update(part.df)
+        return
+    fitted = IdfTable.fit(words)
+    table.docs += fitted.docs
+    for word, df in fitted.df.items():
+        table.df[word] = table.df.get(word, 0) + df
 
 
 def _attach_repeats(store: Store, state: ClusterState) -> None:
@@ -278,14 +303,13 @@ def _draft(
     todo = [c for c in themes if c.id in state.changed or c.id not in existing]
     if not todo:
         return
-    members = {c.id: [member_from_record(r) for r in _records(store, c.members)] for c in themes}
-    max_volume = max(len(ms) + sum(m.likes for m in ms) ** 0.5 for ms in members.values())
+    max_volume = max(_volumes(store, themes))
     departments, feedback, places = _label_departments(taxonomy), _feedback(store), load_places()
     with store.transaction():
         for cluster in todo:
             d = draft_proposal(
                 cluster.id,
-                members[cluster.id],
+                [member_from_record(r) for r in _records(store, cluster.members)],
                 config=config,
                 words=text.words,
                 idf=table.idf,
@@ -301,6 +325,21 @@ def _draft(
             _save_draft(store, d, old, config.version, now)
             report.drafted += old is None
             report.updated += old is not None
+
+
+def _volumes(store: Store, themes: Sequence[Any], per_read: int = 20_000) -> list[float]:
+    """Each theme's volume (records, plus the square root of their likes), its members read a group
+    of themes at a time rather than all at once."""
+    out: list[float] = []
+    group: list[Any] = []
+    for i, cluster in enumerate(themes):
+        group.append(cluster)
+        if i + 1 < len(themes) and sum(c.size for c in group) < per_read:
+            continue
+        likes = {r.id: member_from_record(r).likes for r in _records(store, [m for c in group for m in c.members])}
+        out += [sum(m in likes for m in c.members) + sum(likes.get(m, 0) for m in c.members) ** 0.5 for c in group]
+        group = []
+    return out
 
 
 def _records(store: Store, record_ids: Sequence[str]) -> list[Any]:

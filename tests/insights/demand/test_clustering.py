@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import numpy as np
+
 from insights.demand.clustering import Clusterer, ClusterParams, ClusterState, cluster_id_for, vectorize
 
 # pre-cut words (spaces), so these tests exercise the clustering, not a tokenizer
@@ -114,3 +116,93 @@ def test_a_bad_proposal_config_has_a_code(tmp_path) -> None:  # type: ignore[no-
     with pytest.raises(InsightsError) as err:
         load_proposal_config(bad)
     assert err.value.code == "E406" and "clustering.join" in err.value.message
+
+
+def _themed_corpus(themes: int = 40, per_theme: int = 25, seed: int = 0) -> tuple[list[str], list[tuple[list[str], str]], list[int]]:
+    """Texts from word pools: each theme has its own words, every text also draws shared filler."""
+    import random
+
+    rng = random.Random(seed)
+    filler = [f"常用{i}" for i in range(60)]
+    ids, items, truth = [], [], []
+    order = [(t, n) for n in range(per_theme) for t in range(themes)]
+    rng.shuffle(order)
+    for k, (t, _) in enumerate(order):
+        words = rng.sample([f"主题{t}词{j}" for j in range(8)], 4) + rng.sample(filler, 2)
+        ids.append(f"r{k:05d}")
+        items.append((words, ""))
+        truth.append(t)
+    return ids, items, truth
+
+
+def _pair_f1(a: dict[str, str], b: dict[str, str]) -> float:
+    """F1 of the record pairs one clustering puts together against the other's (self-pairs aside)."""
+    ids = sorted(a)
+    together_a = np.array([[a[x] == a[y] for y in ids] for x in ids]) & ~np.eye(len(ids), dtype=bool)
+    together_b = np.array([[b[x] == b[y] for y in ids] for x in ids]) & ~np.eye(len(ids), dtype=bool)
+    both = float((together_a & together_b).sum())
+    return 2 * both / max(1.0, float(together_a.sum() + together_b.sum()))
+
+
+def test_the_approximate_path_agrees_with_exact_and_is_deterministic() -> None:
+    ids, items, truth = _themed_corpus()
+    vectors = vectorize(items)
+    exact, approx, again = ClusterState(), ClusterState(), ClusterState()
+    Clusterer(ClusterParams(batch=32)).run(exact, ids, vectors)
+    Clusterer(ClusterParams(batch=32, exact_limit=8)).run(approx, ids, vectors)
+    Clusterer(ClusterParams(batch=32, exact_limit=8)).run(again, ids, vectors)
+    assert approx.candidates is not None and exact.candidates is None  # the index served the approximate run
+    assert approx.assignment == again.assignment
+    assert _pair_f1(exact.assignment, approx.assignment) > 0.95
+    by_theme = {}
+    for rid, t in zip(ids, truth, strict=True):
+        by_theme.setdefault(t, set()).add(approx.assignment[rid])
+    assert sum(len(c) == 1 for c in by_theme.values()) >= 36  # themes stay whole
+
+
+def test_chunked_assignment_equals_one_run() -> None:
+    ids, items, _ = _themed_corpus(themes=12, per_theme=10, seed=3)
+    vectors = vectorize(items)
+    params = ClusterParams(batch=8, exact_limit=4)
+    whole = ClusterState()
+    Clusterer(params).run(whole, ids, vectors)
+    chunked, clusterer, touched = ClusterState(), Clusterer(params), set()
+    for start in range(0, len(ids), 24):  # a multiple of the batch
+        clusterer.assign(chunked, ids[start : start + 24], vectors[start : start + 24], touched)
+    clusterer.settle(chunked, touched, lambda rids: vectors[[ids.index(r) for r in rids]])
+    assert chunked.assignment == whole.assignment
+
+
+def test_merges_are_found_among_approximate_neighbours_too() -> None:
+    texts = ["宽带 断网 晚上", "宽带 断网 晚上 严重", "营业厅 排队", "宽带 断网 晚上 很慢", "营业厅 排队 很久"]
+    ids = ["a", "b", "c", "d", "e"]
+    state = ClusterState()
+    events = Clusterer(ClusterParams(join=0.99, merge=0.5, batch=1, exact_limit=1)).run(state, ids, vectorize(_items(texts)))
+    assert [e for e in events if e.kind == "merge"]
+    assert state.assignment["a"] == state.assignment["b"] == state.assignment["d"] != state.assignment["c"] == state.assignment["e"]
+
+
+def test_a_cluster_that_drifted_apart_is_split_and_only_it_is_loaded() -> None:
+    # two themes that share one word: a low join threshold lets them into one cluster
+    left = ["共同 宽带 断网 晚上", "共同 宽带 断网 严重", "共同 宽带 断网 很慢", "共同 宽带 晚上 断网"]
+    right = ["共同 营业厅 排队 很久", "共同 营业厅 排队 小时", "共同 营业厅 排队 太长", "共同 营业厅 窗口 排队"]
+    tight = ["流量 扣费 多扣", "流量 扣费 多扣 了", "流量 扣费 又 多扣", "流量 多扣 扣费", "流量 扣费 多扣 啊", "流量 扣费 多扣 呢"]
+    texts = [t for pair in zip(left, right, strict=True) for t in pair] + tight
+    ids = [f"x{i}" for i in range(len(texts))]
+    vectors = vectorize(_items(texts))
+    params = ClusterParams(join=0.05, merge=0.99, split_cohesion=0.75, min_size=2, batch=64)
+    clusterer, state, touched = Clusterer(params), ClusterState(), set()
+    clusterer.assign(state, ids[:8], vectors[:8], touched)
+    clusterer.assign(state, ids[8:], vectors[8:], set())  # the tight theme: its own cluster, not in touched
+    loaded: list[list[str]] = []
+
+    def loader(rids: list[str]):  # type: ignore[no-untyped-def]
+        loaded.append(rids)
+        return vectors[[ids.index(r) for r in rids]]
+
+    assert len({state.assignment[i] for i in ids[:8]}) == 1
+    events = clusterer.settle(state, touched | {state.assignment["x8"]}, loader)
+    assert [e.kind for e in events] == ["split"]
+    assert {state.assignment[i] for i in ids[0:8:2]} != {state.assignment[i] for i in ids[1:8:2]}
+    assert len({state.assignment[i] for i in ids[0:8:2]}) == len({state.assignment[i] for i in ids[1:8:2]}) == 1
+    assert loaded == [ids[:8]]  # the cohesive cluster was screened out without loading its members

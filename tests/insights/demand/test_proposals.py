@@ -179,3 +179,40 @@ def test_proposals_follow_their_cluster_through_a_merge(store: Store) -> None:
     assert merged["merged_into"] == a["id"] and merged["status"] == "submitted"
     assert merged["history"][-1]["action"] == "cluster_merged" and len(merged["history"]) == 3  # nothing lost
     assert b["id"] not in [p["id"] for p in list_proposals(store, limit=500)]
+
+
+def test_the_approximate_path_in_chunks_keeps_the_themes(
+    components: Components, tmp_path: Path, demo_store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates from the index from the first cluster on, records read two batches at a time: the
+    clusters stay those of exact comparison in one chunk (pair F1), and the drafts carry evidence."""
+    import sqlite3
+
+    from insights.demand import service
+    from tests.insights.demand.test_clustering import _pair_f1
+
+    def build(name: str, exact_limit: int, chunk_batches: int) -> dict[str, str]:
+        monkeypatch.setattr(service, "CHUNK_BATCHES", chunk_batches)
+        clustering = CONFIG.clustering.model_copy(update={"exact_limit": exact_limit, "batch": 16})
+        shutil.copy(demo_store_path, tmp_path / name)
+        with Store.open(tmp_path / name) as st:
+            report = build_proposals(
+                st,
+                tokenizer=components.tokenizer,
+                taxonomy=components.taxonomy,
+                config=CONFIG.model_copy(update={"clustering": clustering}),
+                stopwords=frozenset(),
+                idf=components.backend(st, semantic=False).idf,
+            )
+            assert report.clustered > 4 * 16 and report.drafted > 0
+            drafts = list_proposals(st, limit=500)
+            assert drafts and all(p["size"] == len(p["evidence"]["record_ids"]) for p in drafts)
+        conn = sqlite3.connect(tmp_path / name)
+        try:
+            return dict(conn.execute("SELECT record_id, cluster_id FROM demand_members"))
+        finally:
+            conn.close()
+
+    exact = build("exact.db", exact_limit=10**9, chunk_batches=1000)
+    approx = build("approx.db", exact_limit=0, chunk_batches=2)
+    assert _pair_f1(exact, approx) > 0.95
