@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -59,10 +61,32 @@ class Cluster:
     id: str
     total: sparse.csr_matrix  # sum of member vectors (1 x N)
     members: list[str] = field(default_factory=list)  # record ids, in joining order
+    _norm: tuple[object, float] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def size(self) -> int:
         return len(self.members)
+
+    def norm(self) -> float:
+        """|total|, computed once per total (a new total is a new object), with its indices sorted."""
+        if self._norm is None or self._norm[0] is not self.total:
+            self.total.sort_indices()
+            self._norm = (self.total, float(np.sqrt(self.total.data @ self.total.data)))
+        return self._norm[1]
+
+    def dot(self, rows: sparse.csr_matrix, which: Sequence[int]) -> np.ndarray:
+        """Cosines of some rows (unit vectors) with this centroid: each row's features looked up in the
+        total (sorted indices), so the cost is the rows' length, not the total's."""
+        norm = self.norm()
+        starts, ends = rows.indptr[which], rows.indptr[np.asarray(which) + 1]
+        idx = np.concatenate([rows.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        vals = np.concatenate([rows.data[a:b] for a, b in zip(starts, ends, strict=True)])
+        owner = np.repeat(np.arange(len(which)), ends - starts)
+        if not len(idx) or not self.total.nnz or norm == 0:
+            return np.zeros(len(which))
+        pos = np.minimum(np.searchsorted(self.total.indices, idx), self.total.nnz - 1)
+        prod = np.where(self.total.indices[pos] == idx, self.total.data[pos] * vals, 0.0)
+        return np.bincount(owner, weights=prod, minlength=len(which)) / norm
 
 
 @dataclass(frozen=True)
@@ -93,29 +117,40 @@ def _feature_index(feature: str) -> int:
     return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little") % N_FEATURES
 
 
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
 def _bigrams(text: str) -> list[str]:
-    return [text[i : i + 2] for i in range(len(text) - 1) if "\u4e00" <= text[i] <= "\u9fff" and "\u4e00" <= text[i + 1] <= "\u9fff"]
+    return [run[i : i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1)]
 
 
 def hashed_features(words: Sequence[str], text: str) -> dict[int, float]:
     """Feature index -> count for content words and character bigrams of the text's Han characters."""
-    counts: dict[int, float] = {}
-    for feat in [*("w:" + w for w in words), *("g:" + g for g in _bigrams(text))]:
-        idx = _feature_index(feat)
-        counts[idx] = counts.get(idx, 0.0) + 1.0
-    return counts
+    return {idx: float(n) for idx, n in Counter(map(_feature_index, _features(words, text))).items()}
+
+
+def _features(words: Sequence[str], text: str) -> list[str]:
+    return ["w:" + w for w in words] + ["g:" + g for g in _bigrams(text)]
 
 
 def vectorize(items: Sequence[tuple[list[str], str]], idf: Callable[[str], float] | None = None) -> sparse.csr_matrix:
     """l2-normalised sparse rows: sublinear counts, times IDF of the words (bigrams weigh 0.5)."""
-    rows, cols, vals = [], [], []
-    for r, (words, text) in enumerate(items):
-        word_weight = {_feature_index("w:" + w): (idf(w) if idf else 1.0) for w in set(words)}
-        for idx, count in hashed_features(words, text).items():
-            rows.append(r)
-            cols.append(idx)
-            vals.append((1.0 + np.log(count)) * word_weight.get(idx, 0.5))
-    matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(items), N_FEATURES), dtype=np.float64)
+    weights: dict[str, float] = {}  # idf once per distinct word of the call
+    indptr, cols, counts, scale = [0], [], [], []
+    for words, text in items:
+        tally = Counter(map(_feature_index, _features(words, text)))
+        word_weight = {}
+        for w in set(words):
+            if w not in weights:
+                weights[w] = idf(w) if idf else 1.0
+            word_weight[_feature_index("w:" + w)] = weights[w]
+        cols += tally.keys()
+        counts += tally.values()
+        scale += [word_weight.get(i, 0.5) for i in tally]
+        indptr.append(len(cols))
+    data = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * np.asarray(scale, dtype=np.float64)
+    matrix = sparse.csr_matrix((data, np.asarray(cols, dtype=np.int32), np.asarray(indptr)), shape=(len(items), N_FEATURES))
+    matrix.sort_indices()
     norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A1
     norms[norms == 0] = 1.0
     return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
@@ -192,31 +227,42 @@ class Clusterer:
             self._sketcher = Sketcher(N_FEATURES, vectors.shape[1])
         return self._sketcher(vectors)
 
-    def _candidates(self, state: ClusterState, block: sparse.csr_matrix) -> list[str]:
-        """Every cluster while there are few; else the approximate index's candidates."""
+    def _best_existing(self, state: ClusterState, block: sparse.csr_matrix) -> list[tuple[str | None, float]]:
+        """Each row's most similar existing cluster and the cosine: among all clusters while there are
+        few, else among the approximate index's candidates (ties: the smallest id, either way)."""
         if state.candidates is None and len(state.clusters) <= self.params.exact_limit:
-            return sorted(state.clusters)
+            cids = sorted(state.clusters)
+            if not cids:
+                return [(None, -1.0)] * block.shape[0]
+            sims = (block @ _normalised(state, cids, block.shape[1]).T).toarray()
+            best = np.argmax(sims, axis=1)
+            return [(cids[j], float(sims[i, j])) for i, j in enumerate(best)]
         if state.candidates is None:  # warm it with today's centroids; records are appended from now on
             ids = sorted(state.clusters)
             sketches = self._sketch(_normalised(state, ids, block.shape[1]))
             state.candidates = CandidateIndex(sketches.shape[1], self.params.neighbours)
             state.candidates.add(ids, sketches, clusters=True)
             logger.info("clustering: %d clusters, candidates from an approximate index from now on", len(ids))
-        return state.candidates.candidates(self._sketch(block), state.assignment, state.clusters)
+        by_cluster: dict[str, list[int]] = {}
+        for i, cids in enumerate(state.candidates.candidates(self._sketch(block), state.assignment, state.clusters)):
+            for cid in cids:
+                by_cluster.setdefault(cid, []).append(i)
+        out: list[tuple[str | None, float]] = [(None, -1.0)] * block.shape[0]
+        for cid in sorted(by_cluster):
+            rows = by_cluster[cid]
+            for i, sim in zip(rows, state.clusters[cid].dot(block, rows), strict=True):
+                if sim > out[i][1]:
+                    out[i] = (cid, float(sim))
+        return out
 
     def _assign_batch(self, state: ClusterState, ids: list[str], block: sparse.csr_matrix, touched: set[str]) -> list[ClusterEvent]:
-        cids = self._candidates(state, block)
-        centroids = _normalised(state, cids, block.shape[1]) if cids else None
-        to_old = (block @ centroids.T).toarray() if centroids is not None else np.zeros((len(ids), 0))
+        best_old = self._best_existing(state, block)
         within = (block @ block.T).toarray()
         new_here: list[tuple[str, int]] = []  # (cluster id, seed row) created in this batch
         joined: dict[str, list[int]] = {}  # centroids move once, after the batch, as every row saw them before it
         events = []
         for i, rid in enumerate(ids):
-            best_id, best = None, -1.0
-            if to_old.shape[1]:
-                j = int(np.argmax(to_old[i]))
-                best_id, best = cids[j], float(to_old[i, j])
+            best_id, best = best_old[i]
             for cid, row in new_here:  # clusters seeded earlier in this batch: compare with their seed
                 if within[i, row] > best:
                     best_id, best = cid, float(within[i, row])
@@ -242,10 +288,16 @@ class Clusterer:
         pairs first, each cluster merged at most once a round."""
         events = []
         frontier = sorted(touched & set(state.clusters))
+        sketches: _CentroidSketches | None = None  # the approximate path's, kept across rounds
         while frontier and len(state.clusters) > 1:
+            if len(state.clusters) <= self.params.exact_limit:
+                pairs = self._exact_pairs(state, frontier)
+            else:
+                sketches = sketches or _CentroidSketches(state, self._sketch)
+                pairs = self._near_pairs(state, sketches.near(frontier, self.params.merge_neighbours))
             done: set[str] = set()
             nxt: set[str] = set()
-            for neg, a, b in self._merge_pairs(state, frontier):
+            for neg, a, b in pairs:
                 if a in done or b in done:
                     continue
                 keep, gone = sorted((state.clusters[a], state.clusters[b]), key=lambda c: (-c.size, c.id))
@@ -258,31 +310,33 @@ class Clusterer:
                 nxt.add(keep.id)
                 touched.add(keep.id)
                 events.append(ClusterEvent("merge", keep.id, gone.id, f"cosine {-neg:.2f}"))
+                if sketches is not None:
+                    sketches.drop(gone.id)
             frontier = sorted(nxt)
+            if sketches is not None:
+                sketches.refresh(state, frontier)
         return events
 
-    def _merge_pairs(self, state: ClusterState, frontier: list[str]) -> list[tuple[float, str, str]]:
-        """(-cosine, frontier cluster, other) for centroid pairs reaching ``merge``, best first."""
+    def _exact_pairs(self, state: ClusterState, frontier: list[str]) -> list[tuple[float, str, str]]:
+        """(-cosine, frontier cluster, other) for every centroid pair reaching ``merge``, best first."""
         cids = sorted(state.clusters)
-        width = state.clusters[cids[0]].total.shape[1]
         position = {c: i for i, c in enumerate(cids)}
-        if len(cids) <= self.params.exact_limit:
-            centroids = _normalised(state, cids, width)
-            rows = [position[c] for c in frontier]
-            sims = (centroids[rows] @ centroids.T).toarray()
-            hits = [(k, int(j)) for k, j in np.argwhere(sims >= self.params.merge) if rows[k] != j]
-            found = [(-float(sims[k, j]), frontier[k], cids[j]) for k, j in hits]
-        else:
-            found = []
-            sketches = np.vstack([self._sketch(_normalised(state, cids[i : i + 4096], width)) for i in range(0, len(cids), 4096)])
-            near = nearest_pairs(sketches, [position[c] for c in frontier], self.params.merge_neighbours)
-            for start in range(0, len(near), 8192):  # exact cosines of the candidate pairs, a slice at a time
-                part = near[start : start + 8192]
-                left = _normalised(state, [cids[a] for a, _ in part], width)
-                right = _normalised(state, [cids[b] for _, b in part], width)
-                sims = np.asarray(left.multiply(right).sum(axis=1)).ravel()
-                found += [(-float(s), cids[a], cids[b]) for (a, b), s in zip(part, sims, strict=True) if s >= self.params.merge]
-        return sorted(found, key=lambda p: (p[0], *sorted(p[1:])))
+        centroids = _normalised(state, cids, state.clusters[cids[0]].total.shape[1])
+        rows = [position[c] for c in frontier]
+        sims = (centroids[rows] @ centroids.T).toarray()
+        hits = [(k, int(j)) for k, j in np.argwhere(sims >= self.params.merge) if rows[k] != j]
+        return _best_first([(-float(sims[k, j]), frontier[k], cids[j]) for k, j in hits])
+
+    def _near_pairs(self, state: ClusterState, near: list[tuple[str, str]]) -> list[tuple[float, str, str]]:
+        """The same for candidate pairs, each scored exactly (the shorter total looked up in the longer)."""
+        found = []
+        for a, b in near:
+            small, big = sorted((state.clusters[a], state.clusters[b]), key=lambda c: c.total.nnz)
+            norm = small.norm()
+            sim = float(big.dot(small.total, [0])[0]) / norm if norm else 0.0
+            if sim >= self.params.merge:
+                found.append((-sim, a, b))
+        return _best_first(found)
 
     def _split(self, state: ClusterState, touched: set[str], loader: Callable[[list[str]], sparse.csr_matrix | None]) -> list[ClusterEvent]:
         events = []
@@ -319,6 +373,49 @@ class Clusterer:
                 state.assignment[rid] = new_id
             events.append(ClusterEvent("split", cid, new_id, f"cohesion {cohesion:.2f}"))
         return events
+
+
+def _best_first(pairs: list[tuple[float, str, str]]) -> list[tuple[float, str, str]]:
+    return sorted(pairs, key=lambda p: (p[0], *sorted(p[1:])))
+
+
+class _CentroidSketches:
+    """Sketches of every centroid for the merge rounds of one build: made once, then only the
+    clusters a round merged are sketched again, and merged-away ones dropped."""
+
+    BRUTE_FORCE = 2048  # frontiers up to this size are compared with every sketch, in slices
+
+    def __init__(self, state: ClusterState, sketch: Callable[[sparse.csr_matrix], np.ndarray]) -> None:
+        self.sketch, self.cids = sketch, sorted(state.clusters)
+        self.row = {c: i for i, c in enumerate(self.cids)}
+        width = state.clusters[self.cids[0]].total.shape[1]
+        self.matrix = np.vstack([sketch(_normalised(state, self.cids[i : i + 4096], width)) for i in range(0, len(self.cids), 4096)])
+        self.alive = np.ones(len(self.cids), dtype=bool)
+
+    def drop(self, cid: str) -> None:
+        self.alive[self.row[cid]] = False
+
+    def refresh(self, state: ClusterState, cids: list[str]) -> None:
+        if cids:
+            width = state.clusters[cids[0]].total.shape[1]
+            self.matrix[[self.row[c] for c in cids]] = self.sketch(_normalised(state, cids, width))
+
+    def near(self, frontier: list[str], neighbours: int) -> list[tuple[str, str]]:
+        """(frontier cluster, other live cluster) pairs whose sketches are nearest."""
+        live = np.flatnonzero(self.alive)
+        if len(frontier) > self.BRUTE_FORCE:
+            at = {int(r): k for k, r in enumerate(live)}
+            pairs = nearest_pairs(self.matrix[live], [at[self.row[c]] for c in frontier], neighbours)
+            return [(self.cids[live[a]], self.cids[live[b]]) for a, b in pairs]
+        out = []
+        for start in range(0, len(frontier), 256):
+            part = frontier[start : start + 256]
+            sims = self.matrix[[self.row[c] for c in part]] @ self.matrix[live].T
+            for c, row in zip(part, sims, strict=True):
+                row[live == self.row[c]] = -np.inf
+                top = np.argpartition(-row, min(neighbours, len(row) - 1))[:neighbours]
+                out += [(c, self.cids[live[j]]) for j in top if np.isfinite(row[j])]
+        return out
 
 
 def _row_sum(matrix: sparse.csr_matrix, rows: list[int]) -> sparse.csr_matrix:

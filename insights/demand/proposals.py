@@ -201,6 +201,16 @@ def _evidence(members: Sequence[Member], central: Sequence[str]) -> dict[str, An
     }
 
 
+# members whose text a draft reads: tokenising every member of a 10,000-record theme says no more
+TEXT_SAMPLE = 1000
+
+
+def _spread(members: Sequence[Member], limit: int) -> Sequence[Member]:
+    if len(members) <= limit:
+        return members
+    return [members[i * len(members) // limit] for i in range(limit)]
+
+
 def draft_proposal(
     cluster_id: str,
     members: Sequence[Member],
@@ -214,14 +224,17 @@ def draft_proposal(
     as_of: datetime,
     max_volume: float,
 ) -> Draft:
-    """One proposal draft for a cluster (members in a fixed order)."""
-    member_words = [words(f"{m.title}。{m.text}" if m.title else m.text) for m in members]
+    """One proposal draft for a cluster (members in a fixed order). Counts, evidence and priority
+    take every member; the words (keywords, title, summary, quotes) come from at most
+    ``TEXT_SAMPLE`` of them, spread evenly over the joining order."""
+    read = _spread(members, TEXT_SAMPLE)
+    member_words = [words(f"{m.title}。{m.text}" if m.title else m.text) for m in read]
     keywords = [w for w, _ in tfidf([w for ws in member_words for w in ws], idf, top=8)]
-    vectors = vectorize([(ws, m.text) for ws, m in zip(member_words, members, strict=True)], idf)
+    vectors = vectorize([(ws, m.text) for ws, m in zip(member_words, read, strict=True)], idf)
     centroid = np.asarray(vectors.mean(axis=0)).ravel()
     order = np.argsort(-(vectors @ centroid), kind="stable")
-    central = [members[int(i)].record_id for i in order]
-    head = members[int(order[0])]
+    central = [read[int(i)].record_id for i in order]
+    head = read[int(order[0])]
     title = (head.title or _SENTENCE.findall(head.text)[0] if head.text else "").strip()[:40] or "、".join(keywords[:3])
     dims = _dimensions(members, as_of, max_volume)
     weights = config.priority_weights.model_dump()
@@ -232,7 +245,7 @@ def draft_proposal(
         cluster_id=cluster_id,
         title=title,
         keywords=keywords,
-        summary=summarize([members[int(i)] for i in order[:30]], words, idf),
+        summary=summarize([read[int(i)] for i in order[:30]], words, idf),
         size=len(members),
         department=department,
         department_scores=scores,

@@ -206,3 +206,18 @@ def test_a_cluster_that_drifted_apart_is_split_and_only_it_is_loaded() -> None:
     assert {state.assignment[i] for i in ids[0:8:2]} != {state.assignment[i] for i in ids[1:8:2]}
     assert len({state.assignment[i] for i in ids[0:8:2]}) == len({state.assignment[i] for i in ids[1:8:2]}) == 1
     assert loaded == [ids[:8]]  # the cohesive cluster was screened out without loading its members
+
+
+def test_a_centroid_scores_rows_by_lookup_as_the_product_does() -> None:
+    from scipy import sparse
+
+    from insights.demand.clustering import Cluster
+
+    _, items, _ = _themed_corpus(themes=5, per_theme=8, seed=5)
+    vectors = vectorize(items)
+    cluster = Cluster("K1", sparse.csr_matrix(vectors[:20].sum(axis=0)), [])
+    centroid = cluster.total / np.sqrt(cluster.total.multiply(cluster.total).sum())
+    expected = (vectors @ centroid.T).toarray().ravel()
+    rows = [0, 3, 21, 39, 7]
+    assert np.allclose(cluster.dot(vectors, rows), expected[rows])
+    assert np.ptp(expected[rows]) > 0.1  # rows in and out of the theme: the lookups could disagree

@@ -216,3 +216,20 @@ def test_the_approximate_path_in_chunks_keeps_the_themes(
     exact = build("exact.db", exact_limit=10**9, chunk_batches=1000)
     approx = build("approx.db", exact_limit=0, chunk_batches=2)
     assert _pair_f1(exact, approx) > 0.95
+
+
+def test_drafts_read_a_sample_of_words_but_count_every_member(
+    components: Components, tmp_path: Path, demo_store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from insights.demand import proposals
+
+    monkeypatch.setattr(proposals, "TEXT_SAMPLE", 4)
+    shutil.copy(demo_store_path, tmp_path / "radar.db")
+    with Store.open(tmp_path / "radar.db") as st:
+        _build(st, components)
+        items = list_proposals(st, limit=100)
+    big = [p for p in items if p["size"] > 4]
+    assert big
+    for p in big:
+        assert p["size"] == len(p["evidence"]["record_ids"]) == sum(p["evidence"]["by_source"].values())
+        assert p["keywords"] and p["title"] and 1 <= len(p["evidence"]["quotes"]) <= 4
