@@ -2,7 +2,7 @@
 approximate candidate path (the default) and, as the baseline, exact comparison with every centroid.
 
     .venv/bin/python bench/clustering.py --db /tmp/radar-bench/search/bench-100000-static.db \
-        [--modes approx exact] [--scratch /tmp/radar-bench/clustering] [--keep]
+        [--modes approx exact] [--scratch /tmp/radar-bench/clustering] [--keep] [--exact-from KEPT.db]
 
 The stores come from ``bench/search.py`` (real sentences from ../shared/data, labelled by the
 product, every record embedded by the chosen encoder, vectors in the store's embedding cache).
@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/radar-bench/clustering"))
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--keep", action="store_true", help="keep the scratch stores")
+    parser.add_argument("--exact-from", type=Path, help="an exact run's kept store (--keep): compare with it instead of running exact")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -135,6 +136,9 @@ def main() -> None:
         e, a = results["exact"], results["approx"]
         print("approx vs exact (baseline): " + json.dumps(compare(_assignment(stores["exact"]), _assignment(stores["approx"]))))
         print(f"time approx/exact: {a['wall_s'] / e['wall_s']:.2f}; peak RSS approx/exact: {a['peak_rss_mb'] / e['peak_rss_mb']:.2f}")
+    elif args.exact_from and "approx" in results:
+        figures = compare(_assignment(args.exact_from), _assignment(stores["approx"]))
+        print(f"approx vs exact (kept at {args.exact_from}): " + json.dumps(figures))
     if not args.keep:
         for path in stores.values():
             for suffix in ("", "-wal", "-shm", ".proposals.yaml"):

@@ -3,9 +3,9 @@ record with every centroid.
 
 Clustering vectors are wide and sparse (2^18 hashed words and bigrams, plus the embedding), so they
 are first *sketched*: the lexical part by a sparse random projection (each feature adds ±1/2 to four
-of 128 coordinates, seeded, so the sketch is a pure function of the vector), the embedding part kept
+of 256 coordinates, seeded, so the sketch is a pure function of the vector), the embedding part kept
 as it is. The dot product of two sketches estimates the cosine of the two vectors (with a standard
-error of about 0.1 on the lexical share), which is good enough to *find* candidates; the clusterer
+error of about 0.06 on the lexical share), which is good enough to *find* candidates; the clusterer
 then scores the candidates exactly.
 
 The index (usearch HNSW over int8 sketches, in memory, for one build) holds two kinds of entries:
@@ -33,7 +33,7 @@ __all__ = ["CandidateIndex", "Sketcher", "nearest_pairs"]
 
 logger = logging.getLogger(__name__)
 
-LEXICAL_DIM = 128
+LEXICAL_DIM = 256
 SPREAD = 4  # coordinates each lexical feature lands on
 SEED = 20261206
 
@@ -116,8 +116,9 @@ def nearest_pairs(sketches: np.ndarray, frontier: Sequence[int], neighbours: int
 def _new_index(dim: int, neighbours: int) -> Any:
     from usearch.index import Index  # lazily: importing insights must not load native libraries
 
-    # int8 cosine: twice f16's insert speed on these CPUs (no native f16); candidates need no more precision
-    return Index(ndim=dim, metric="cos", dtype="i8", connectivity=12, expansion_add=32, expansion_search=max(64, 2 * neighbours))
+    # int8 cosine: twice f16's insert speed on these CPUs (no native f16), and candidates found no worse;
+    # a sparser graph (12 links, 32 at insert) lost 3 % of best clusters on 10,000 real demands
+    return Index(ndim=dim, metric="cos", dtype="i8", connectivity=16, expansion_add=64, expansion_search=max(128, 2 * neighbours))
 
 
 def _found(found: Any) -> list[np.ndarray]:

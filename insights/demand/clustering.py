@@ -52,7 +52,7 @@ class ClusterParams:
     batch: int = 256
     embedding_weight: float = 0.5  # share of the cosine from embeddings, when there are any
     exact_limit: int = 4096  # beyond this many clusters, candidates come from an approximate index
-    neighbours: int = 32  # nearest index entries per record whose clusters are candidates
+    neighbours: int = 64  # nearest index entries per record whose clusters are candidates
     merge_neighbours: int = 8  # nearest centroids per changed cluster checked for a merge
 
 
@@ -280,6 +280,11 @@ class Clusterer:
             state.clusters[cid].total = state.clusters[cid].total + _row_sum(block, rows)
         if state.candidates is not None:
             state.candidates.add(ids, self._sketch(block), clusters=False)
+            # a cluster that doubled gets an entry of its centroid as it is now: members find the
+            # records near them, the centroid entry finds records near the theme as a whole
+            doubled = sorted(c for c, rows in joined.items() if _doubled(state.clusters[c].size, len(rows)))
+            if doubled:
+                state.candidates.add(doubled, self._sketch(_normalised(state, doubled, block.shape[1])), clusters=True)
         return events
 
     def _merge(self, state: ClusterState, touched: set[str]) -> list[ClusterEvent]:
@@ -373,6 +378,11 @@ class Clusterer:
                 state.assignment[rid] = new_id
             events.append(ClusterEvent("split", cid, new_id, f"cohesion {cohesion:.2f}"))
         return events
+
+
+def _doubled(size: int, added: int) -> bool:
+    """Did the size pass a power of two (4, 8, 16, ...) when ``added`` members joined?"""
+    return size >= 4 and (size - added).bit_length() < size.bit_length()
 
 
 def _best_first(pairs: list[tuple[float, str, str]]) -> list[tuple[float, str, str]]:
