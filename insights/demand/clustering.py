@@ -136,7 +136,10 @@ def _features(words: Sequence[str], text: str) -> list[str]:
 def vectorize(items: Sequence[tuple[list[str], str]], idf: Callable[[str], float] | None = None) -> sparse.csr_matrix:
     """l2-normalised sparse rows: sublinear counts, times IDF of the words (bigrams weigh 0.5)."""
     weights: dict[str, float] = {}  # idf once per distinct word of the call
-    indptr, cols, counts, scale = [0], [], [], []
+    indptr: list[int] = [0]
+    cols: list[int] = []
+    counts: list[int] = []
+    scale: list[float] = []
     for words, text in items:
         tally = Counter(map(_feature_index, _features(words, text)))
         word_weight = {}
