@@ -124,11 +124,6 @@ def _bigrams(text: str) -> list[str]:
     return [run[i : i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1)]
 
 
-def hashed_features(words: Sequence[str], text: str) -> dict[int, float]:
-    """Feature index -> count for content words and character bigrams of the text's Han characters."""
-    return {idx: float(n) for idx, n in Counter(map(_feature_index, _features(words, text))).items()}
-
-
 def _features(words: Sequence[str], text: str) -> list[str]:
     return ["w:" + w for w in words] + ["g:" + g for g in _bigrams(text)]
 
@@ -355,13 +350,13 @@ class Clusterer:
             # members are unit vectors summing to ``total``, so their mean cosine to the centroid is
             # |total| / size: only clusters this screens in (repeats count in size, not in total, so it
             # never screens too few) have their members' vectors loaded
-            if float(np.sqrt(cluster.total.multiply(cluster.total).sum())) / cluster.size >= self.params.split_cohesion:
+            if cluster.norm() / cluster.size >= self.params.split_cohesion:
                 continue
             rows = loader(list(cluster.members))
             if rows is None:
                 continue
             rows = sparse.csr_matrix(rows)
-            centroid = cluster.total / max(1e-9, float(np.sqrt(cluster.total.multiply(cluster.total).sum())))
+            centroid = cluster.total / max(1e-9, cluster.norm())
             cohesion = float((rows @ centroid.T).toarray().mean())
             if cohesion >= self.params.split_cohesion:
                 continue
@@ -443,7 +438,7 @@ def _normalised(state: ClusterState, cids: Sequence[str], width: int) -> sparse.
     if not cids:
         return sparse.csr_matrix((0, width))
     totals = sparse.vstack([state.clusters[c].total for c in cids]).tocsr()
-    norms = np.sqrt(totals.multiply(totals).sum(axis=1)).A1
+    norms = np.array([state.clusters[c].norm() for c in cids])
     norms[norms == 0] = 1.0
     return sparse.csr_matrix(sparse.diags(1.0 / norms) @ totals)
 
