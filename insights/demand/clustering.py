@@ -137,11 +137,14 @@ def vectorize(items: Sequence[tuple[list[str], str]], idf: Callable[[str], float
     scale: list[float] = []
     for words, text in items:
         tally = Counter(map(_feature_index, _features(words, text)))
-        word_weight = {}
+        word_weight: dict[int, float] = {}
         for w in set(words):
             if w not in weights:
                 weights[w] = idf(w) if idf else 1.0
-            word_weight[_feature_index("w:" + w)] = weights[w]
+            # two words hashed to one column keep the larger weight: a set's order changes from one
+            # process to the next (string hashing is salted), and the vector must not
+            column = _feature_index("w:" + w)
+            word_weight[column] = max(weights[w], word_weight.get(column, 0.0))
         cols += tally.keys()
         counts += tally.values()
         scale += [word_weight.get(i, 0.5) for i in tally]

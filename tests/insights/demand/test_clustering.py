@@ -221,3 +221,46 @@ def test_a_centroid_scores_rows_by_lookup_as_the_product_does() -> None:
     rows = [0, 3, 21, 39, 7]
     assert np.allclose(cluster.dot(vectors, rows), expected[rows])
     assert np.ptp(expected[rows]) > 0.1  # rows in and out of the theme: the lookups could disagree
+
+
+_VECTORIZE_IN_A_CHILD = """
+import json, sys
+from insights.demand.clustering import vectorize
+words = json.loads(sys.argv[1])
+row = vectorize([(words, "")], lambda w: 1.0 + words.index(w))
+print(json.dumps([row.indices.tolist(), [round(float(x), 12) for x in row.data]]))
+"""
+
+
+def test_a_vector_is_the_same_in_every_process_even_when_words_share_a_column() -> None:
+    """String hashing is salted per process, so a set's order changes between processes; two words
+    hashed to one column must not make the vector depend on it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from insights.demand.clustering import _feature_index
+
+    seen: dict[int, str] = {}
+    pair: list[str] = []
+    for i in range(100_000):  # the birthday bound of 2^18 columns: a collision comes within a few thousand
+        word = f"词{i}"
+        column = _feature_index("w:" + word)
+        if column in seen:
+            pair = [seen[column], word]
+            break
+        seen[column] = word
+    assert pair, "no two words share a column"
+    words = [*pair, "其他"]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _VECTORIZE_IN_A_CHILD, json.dumps(words)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(1, 7)
+    }
+    assert len(outputs) == 1, outputs
