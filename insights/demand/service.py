@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from scipy import sparse
 from insights.demand.clustering import Clusterer, ClusterEvent, ClusterState, combine, vectorize
 from insights.demand.config import ProposalConfig
 from insights.demand.filtering import demand_verdict
-from insights.demand.proposals import Draft, draft_proposal, member_from_record
+from insights.demand.proposals import Draft, Member, draft_proposal, member_from_record
 from insights.demand.tables import ensure_tables, load_state, proposal_row, save_state
 from insights.demand.workflow import STATUSES, TRANSITIONS, allowed
 from nlp.keywords import IdfTable, candidate_words
@@ -144,6 +144,7 @@ def build_proposals(
             center = _center(store, kind, embedded) if center is None else center
             vectors = combine(vectors, embedded, weight, center)
         events += clusterer.assign(state, [rid for rid, _, _ in new], vectors, touched)
+        del new, words, vectors  # before the next chunk is read, not after: two chunks never coexist
         logger.info("clustering: %d of %d demands assigned, %d clusters", min(start + chunk, len(rowids)), len(rowids), len(state.clusters))
     events += clusterer.settle(state, touched, _loader(store, text, table, embedder if weight > 0 else None, weight, center))
     _attach_repeats(store, state)
@@ -169,7 +170,7 @@ def build_proposals(
 
 
 # clustering batches read per chunk: a chunk is whole batches, so chunking never changes a cluster
-CHUNK_BATCHES = 80
+CHUNK_BATCHES = 40
 
 
 def _demand_rowids(store: Store, *, every: bool) -> list[int]:
@@ -239,7 +240,7 @@ def _center(store: Store, kind: str, embedded: Any) -> Any:
 def _loader(
     store: Store, text: _Text, table: IdfTable, embedder: Embedder | None, weight: float, center: Any
 ) -> Callable[[list[str]], sparse.csr_matrix]:
-    def load(record_ids: list[str]) -> sparse.csr_matrix:
+    def vectors(record_ids: list[str]) -> sparse.csr_matrix:
         rows = {r.id: r for r in _records(store, record_ids)}
         texts = [_clause(rows[i]) if i in rows else "" for i in record_ids]
         lexical = vectorize(list(zip(text.many(texts), texts, strict=True)), table.idf)
@@ -247,6 +248,11 @@ def _loader(
             return lexical
         indexed = [embedded_text(rows[i].title, rows[i].text) if i in rows else "" for i in record_ids]
         return combine(lexical, embedder.embed(indexed), weight, center)
+
+    def load(record_ids: list[str]) -> sparse.csr_matrix:
+        # a read at a time: the members of a big theme are never all records in memory at once
+        parts = [vectors(record_ids[i : i + READ]) for i in range(0, len(record_ids), READ)]
+        return sparse.vstack(parts).tocsr() if len(parts) > 1 else parts[0] if parts else vectors([])
 
     return load
 
@@ -309,7 +315,7 @@ def _draft(
         for cluster in todo:
             d = draft_proposal(
                 cluster.id,
-                [member_from_record(r) for r in _records(store, cluster.members)],
+                _members(store, cluster.members),
                 config=config,
                 words=text.words,
                 idf=table.idf,
@@ -336,7 +342,7 @@ def _volumes(store: Store, themes: Sequence[Any], per_read: int = 20_000) -> lis
         group.append(cluster)
         if i + 1 < len(themes) and sum(c.size for c in group) < per_read:
             continue
-        likes = {r.id: member_from_record(r).likes for r in _records(store, [m for c in group for m in c.members])}
+        likes = {m.record_id: m.likes for m in _iter_members(store, [m for c in group for m in c.members])}
         out += [sum(m in likes for m in c.members) + sum(likes.get(m, 0) for m in c.members) ** 0.5 for c in group]
         group = []
     return out
@@ -347,6 +353,21 @@ def _records(store: Store, record_ids: Sequence[str]) -> list[Any]:
     known = store.lookup(record_ids)
     by_id = {r.id: r for r in store.get_by_rowids([rowid for rowid, _ in known.values()])}
     return [by_id[i] for i in record_ids if i in by_id]
+
+
+# records hydrated at a time when a theme's members are read (drafts, volumes, splits): a record
+# with its labels weighs some kilobytes, and the biggest theme of a million records holds tens of thousands
+READ = 2000
+
+
+def _iter_members(store: Store, record_ids: Sequence[str]) -> Iterator[Member]:
+    """The records' ``Member`` views, in the given order, ``READ`` records hydrated at a time."""
+    for i in range(0, len(record_ids), READ):
+        yield from (member_from_record(r) for r in _records(store, record_ids[i : i + READ]))
+
+
+def _members(store: Store, record_ids: Sequence[str]) -> list[Member]:
+    return list(_iter_members(store, record_ids))
 
 
 def _save_draft(store: Store, d: Draft, old: Any, version: str, now: str) -> None:
