@@ -233,3 +233,21 @@ def test_drafts_read_a_sample_of_words_but_count_every_member(
     for p in big:
         assert p["size"] == len(p["evidence"]["record_ids"]) == sum(p["evidence"]["by_source"].values())
         assert p["keywords"] and p["title"] and 1 <= len(p["evidence"]["quotes"]) <= 4
+
+
+def test_members_read_a_few_records_at_a_time_give_the_same_proposals(
+    store: Store, components: Components, tmp_path: Path, demo_store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Themes are read ``READ`` records at a time (a theme of a million-record store never sits in
+    memory as records): with reads of 3 the drafts, their evidence and priorities are unchanged."""
+    from insights.demand import service
+
+    monkeypatch.setattr(service, "READ", 3)
+    shutil.copy(demo_store_path, tmp_path / "small_reads.db")
+    with Store.open(tmp_path / "small_reads.db") as other:
+        _build(other, components)
+        theirs = list_proposals(other, limit=500)
+    mine = list_proposals(store, limit=500)
+    assert any(p["size"] > 3 for p in mine)
+    fields = ("id", "size", "title", "priority", "department", "tier", "evidence", "dimensions")
+    assert [{k: p[k] for k in fields} for p in theirs] == [{k: p[k] for k in fields} for p in mine]
