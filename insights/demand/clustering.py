@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ class Cluster:
     id: str
     total: sparse.csr_matrix  # sum of member vectors (1 x N)
     members: list[str] = field(default_factory=list)  # record ids, in joining order
-    _norm: tuple[object, float] | None = field(default=None, init=False, repr=False, compare=False)
+    _norm: tuple[weakref.ref[sparse.csr_matrix], float] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -69,9 +70,10 @@ class Cluster:
 
     def norm(self) -> float:
         """|total|, computed once per total (a new total is a new object), with its indices sorted."""
-        if self._norm is None or self._norm[0] is not self.total:
+        if self._norm is None or self._norm[0]() is not self.total:
             self.total.sort_indices()
-            self._norm = (self.total, float(np.sqrt(self.total.data @ self.total.data)))
+            # a weak reference: a strong one kept every replaced total alive until the next norm()
+            self._norm = (weakref.ref(self.total), float(np.sqrt(self.total.data @ self.total.data)))
         return self._norm[1]
 
     def dot(self, rows: sparse.csr_matrix, which: Sequence[int]) -> np.ndarray:

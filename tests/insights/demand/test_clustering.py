@@ -264,3 +264,19 @@ def test_a_vector_is_the_same_in_every_process_even_when_words_share_a_column() 
         for seed in range(1, 7)
     }
     assert len(outputs) == 1, outputs
+
+
+def test_a_replaced_total_is_freed_and_the_norm_follows_the_new_one() -> None:
+    import gc
+    import weakref
+
+    from insights.demand.clustering import Cluster
+
+    rows = vectorize(_items(["宽带 断网 晚上", "流量 扣费"]))
+    cluster = Cluster("K1", rows[0].copy(), ["a"])
+    assert abs(cluster.norm() - 1.0) < 1e-6
+    old = weakref.ref(cluster.total)
+    cluster.total = cluster.total + rows[1]  # what a join does
+    gc.collect()
+    assert old() is None  # the cached norm does not keep the replaced total alive
+    assert abs(cluster.norm() - np.sqrt(2.0)) < 1e-5  # orthogonal unit rows
