@@ -68,7 +68,7 @@ def _pack(total: sparse.csr_matrix) -> bytes:
 
 def _unpack(blob: bytes, width: int) -> sparse.csr_matrix:
     nnz = len(blob) // 12
-    indices = np.frombuffer(blob[: nnz * 4], dtype="<i4")
+    indices = np.frombuffer(blob[: nnz * 4], dtype="<i4").astype(np.int32)  # a writable copy: norm() sorts in place
     data = np.frombuffer(blob[nnz * 4 :], dtype="<f8").astype(np.float32)  # stored wide, held as vectors are
     return sparse.csr_matrix((data, indices, [0, nnz]), shape=(1, width))
 

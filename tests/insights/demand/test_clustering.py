@@ -280,3 +280,20 @@ def test_a_replaced_total_is_freed_and_the_norm_follows_the_new_one() -> None:
     gc.collect()
     assert old() is None  # the cached norm does not keep the replaced total alive
     assert abs(cluster.norm() - np.sqrt(2.0)) < 1e-5  # orthogonal unit rows
+
+
+def test_a_stored_total_comes_back_writable_float32_and_sortable() -> None:
+    """Totals are stored as float64 with indices in the order a sum left them; loaded, they are
+    float32 (as clustering holds them) and ``norm()`` can sort them in place."""
+    from scipy import sparse
+
+    from insights.demand.clustering import Cluster
+    from insights.demand.tables import _pack, _unpack
+
+    total = sparse.csr_matrix((np.array([1.0, 2.0, 2.0]), np.array([7, 1, 3]), [0, 3]), shape=(1, 10))
+    total.has_sorted_indices = False
+    loaded = Cluster("K1", _unpack(_pack(total), 10), ["a"])
+    assert loaded.total.dtype == np.float32
+    assert abs(loaded.norm() - 3.0) < 1e-6
+    assert loaded.total.indices.tolist() == [1, 3, 7]
+    assert loaded.total.toarray().ravel().tolist() == total.toarray().ravel().tolist()
