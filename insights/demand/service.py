@@ -251,8 +251,8 @@ def _loader(
 
     def load(record_ids: list[str]) -> sparse.csr_matrix:
         # a read at a time: the members of a big theme are never all records in memory at once
-        parts = [vectors(record_ids[i : i + READ]) for i in range(0, len(record_ids), READ)]
-        return sparse.vstack(parts).tocsr() if len(parts) > 1 else parts[0] if parts else vectors([])
+        parts = [vectors(record_ids[i : i + READ]) for i in range(0, len(record_ids), READ)] or [vectors([])]
+        return parts[0] if len(parts) == 1 else sparse.vstack(parts).tocsr()
 
     return load
 
@@ -342,17 +342,10 @@ def _volumes(store: Store, themes: Sequence[Any], per_read: int = 20_000) -> lis
         group.append(cluster)
         if i + 1 < len(themes) and sum(c.size for c in group) < per_read:
             continue
-        likes = {m.record_id: m.likes for m in _iter_members(store, [m for c in group for m in c.members])}
+        likes = {r.id: member_from_record(r).likes for r in _records(store, [m for c in group for m in c.members])}
         out += [sum(m in likes for m in c.members) + sum(likes.get(m, 0) for m in c.members) ** 0.5 for c in group]
         group = []
     return out
-
-
-def _records(store: Store, record_ids: Sequence[str]) -> list[Any]:
-    """The records, in the given order, in one lookup and one hydration."""
-    known = store.lookup(record_ids)
-    by_id = {r.id: r for r in store.get_by_rowids([rowid for rowid, _ in known.values()])}
-    return [by_id[i] for i in record_ids if i in by_id]
 
 
 # records hydrated at a time when a theme's members are read (drafts, volumes, splits): a record
@@ -360,14 +353,17 @@ def _records(store: Store, record_ids: Sequence[str]) -> list[Any]:
 READ = 2000
 
 
-def _iter_members(store: Store, record_ids: Sequence[str]) -> Iterator[Member]:
-    """The records' ``Member`` views, in the given order, ``READ`` records hydrated at a time."""
+def _records(store: Store, record_ids: Sequence[str]) -> Iterator[Any]:
+    """The records, in the given order, ``READ`` at a time (one lookup and one hydration per read)."""
     for i in range(0, len(record_ids), READ):
-        yield from (member_from_record(r) for r in _records(store, record_ids[i : i + READ]))
+        part = record_ids[i : i + READ]
+        known = store.lookup(part)
+        by_id = {r.id: r for r in store.get_by_rowids([rowid for rowid, _ in known.values()])}
+        yield from (by_id[r] for r in part if r in by_id)
 
 
 def _members(store: Store, record_ids: Sequence[str]) -> list[Member]:
-    return list(_iter_members(store, record_ids))
+    return [member_from_record(r) for r in _records(store, record_ids)]
 
 
 def _save_draft(store: Store, d: Draft, old: Any, version: str, now: str) -> None:
